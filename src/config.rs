@@ -1,0 +1,90 @@
+//! Turning [`ServerOptions`] into a validated `rustls::ServerConfig`.
+
+use std::sync::Arc;
+
+use rustls::server::{NoServerSessionStorage, ServerSessionMemoryCache};
+use rustls::sign::{CertifiedKey, SingleCertAndKey};
+use rustls::ServerConfig;
+
+use crate::credentials::{self, Pem};
+use crate::options::{ServerOptions, TlsVersion};
+use crate::Error;
+
+/// Builds the rustls configuration, or explains in one sentence what is wrong.
+pub(crate) fn build(options: &ServerOptions) -> Result<Arc<ServerConfig>, Error> {
+    if let Some(config) = &options.server_config {
+        return Ok(config.clone());
+    }
+    let mut provider = options.provider.crypto_provider();
+    if let Some(names) = &options.cipher_suites {
+        provider.cipher_suites = options.provider.suites_by_name(names)?;
+    }
+    if let Some(names) = &options.kx_groups {
+        provider.kx_groups = options.provider.groups_by_name(names)?;
+    }
+    let versions = protocol_versions(&options.versions)?;
+    if !provider
+        .cipher_suites
+        .iter()
+        .any(|s| versions.iter().any(|v| s.version() == *v))
+    {
+        return Err(Error::option(
+            "--ciphers",
+            format!(
+                "none of the chosen cipher suites works with {} — TLS 1.3 suites start with TLS_AES_ or TLS_CHACHA20_, TLS 1.2 ones with TLS_ECDHE_",
+                options.versions.iter().map(|v| v.name()).collect::<Vec<_>>().join(" or ")
+            ),
+        ));
+    }
+    let cert = options.cert.as_ref().ok_or_else(|| {
+        Error::option("--cert", "no certificate given — pass a PEM certificate chain file (or bytes)")
+    })?;
+    let key = options.key.as_ref().ok_or_else(|| {
+        Error::option("--key", "no private key given — pass the PEM private key file (or bytes) of the certificate")
+    })?;
+    let certified = credentials::load_certified_key(cert, key, &provider)?;
+    let provider = Arc::new(provider);
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&versions)?
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(SingleCertAndKey::from(certified_clone(&certified))));
+    config.alpn_protocols = options.alpn.clone();
+    config.session_storage = if options.session_cache_size == 0 {
+        Arc::new(NoServerSessionStorage {})
+    } else {
+        ServerSessionMemoryCache::new(options.session_cache_size)
+    };
+    Ok(Arc::new(config))
+}
+
+fn certified_clone(key: &Arc<CertifiedKey>) -> CertifiedKey {
+    CertifiedKey::clone(key)
+}
+
+fn protocol_versions(
+    versions: &[TlsVersion],
+) -> Result<Vec<&'static rustls::SupportedProtocolVersion>, Error> {
+    if versions.is_empty() {
+        return Err(Error::option(
+            "--tls-versions",
+            "no protocol version enabled — allow 1.2, 1.3 or both",
+        ));
+    }
+    let mut out = Vec::new();
+    if versions.contains(&TlsVersion::Tls13) {
+        out.push(&rustls::version::TLS13);
+    }
+    if versions.contains(&TlsVersion::Tls12) {
+        out.push(&rustls::version::TLS12);
+    }
+    Ok(out)
+}
+
+/// For messages: the file a [`Pem`] came from.
+#[allow(dead_code)]
+pub(crate) fn describe(pem: &Pem) -> String {
+    match pem {
+        Pem::File(p) => p.display().to_string(),
+        Pem::Bytes { label, .. } => label.clone(),
+    }
+}

@@ -1,0 +1,542 @@
+//! One secure connection after its handshake: the rustls state behind a mutex, the reader
+//! (the connection's worker thread), and a writer thread started only when the peer reads
+//! slower than we write.
+//!
+//! Writes never block the caller: plaintext is encrypted under the lock into `out`, and as
+//! much as the kernel takes at once is sent with a non-blocking `send`. What is left is
+//! handed to the writer thread, which owns the sending side (`flushing`) until `out` is
+//! empty, sending without holding the lock. Records therefore leave in the order they were
+//! encrypted. No lock is held across a blocking socket call.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rustls::ServerConnection;
+
+use crate::event::{EndAck, Event, EventSender, Payload};
+use crate::socket::{SocketInfo, TlsSocket};
+use crate::timer::Timers;
+
+/// Room for one full TLS record (16 KiB plaintext + header and AEAD overhead).
+pub(crate) const READ_BUF: usize = 16 * 1024 + 512;
+
+/// Limits that apply to every connection of a server.
+#[derive(Clone)]
+pub(crate) struct Limits {
+    pub high_water_mark: usize,
+    pub read_limit: usize,
+    pub linger: Duration,
+}
+
+pub(crate) struct Conn {
+    pub(crate) info: Arc<SocketInfo>,
+    sock: TcpStream,
+    state: Mutex<State>,
+    /// Wakes the writer thread, and stream writers waiting for room.
+    state_cv: Condvar,
+    flow: Mutex<Flow>,
+    flow_cv: Condvar,
+    events: EventSender,
+    limits: Limits,
+    timers: Timers,
+    me: Weak<Conn>,
+}
+
+struct State {
+    tls: ServerConnection,
+    /// Ciphertext not yet handed to the kernel.
+    out: Vec<u8>,
+    /// Ciphertext the writer thread is sending right now.
+    in_flight: usize,
+    /// The writer thread owns the sending side until `out` is empty.
+    flushing: bool,
+    writer: Option<JoinHandle<()>>,
+    need_drain: bool,
+    /// close_notify queued (or a fatal alert): no more application writes.
+    ending: bool,
+    /// Our FIN has been sent.
+    write_shut: bool,
+    /// Destroyed or finished: nothing more is sent.
+    closed: bool,
+    had_error: bool,
+}
+
+struct Flow {
+    /// Bytes of `Data` events not yet dropped by the consumer.
+    unconsumed: usize,
+    paused: bool,
+    closed: bool,
+}
+
+/// What one read from the peer produced.
+pub(crate) enum ReadOutcome {
+    /// Plaintext (possibly empty), and `Some(clean)` if the peer finished sending.
+    Chunk(Vec<u8>, Option<bool>),
+    /// The peer broke the protocol or the socket failed; the alert (if any) is queued.
+    Failed(String),
+    /// We destroyed the connection.
+    Destroyed,
+}
+
+impl Conn {
+    pub(crate) fn new(
+        info: Arc<SocketInfo>,
+        sock: TcpStream,
+        tls: ServerConnection,
+        events: EventSender,
+        limits: Limits,
+        timers: Timers,
+    ) -> Arc<Conn> {
+        Arc::new_cyclic(|me| Conn {
+            info,
+            sock,
+            state: Mutex::new(State {
+                tls,
+                out: Vec::new(),
+                in_flight: 0,
+                flushing: false,
+                writer: None,
+                need_drain: false,
+                ending: false,
+                write_shut: false,
+                closed: false,
+                had_error: false,
+            }),
+            state_cv: Condvar::new(),
+            flow: Mutex::new(Flow {
+                unconsumed: 0,
+                paused: false,
+                closed: false,
+            }),
+            flow_cv: Condvar::new(),
+            events,
+            limits,
+            timers,
+            me: me.clone(),
+        })
+    }
+
+    pub(crate) fn socket(&self) -> TlsSocket {
+        TlsSocket::new(self.info.clone(), self.me.clone())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding this lock can only come from rustls itself; the state is
+        // still the best we have, so keep going rather than poison every handle.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_flow(&self) -> MutexGuard<'_, Flow> {
+        self.flow.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    // ----- writing -------------------------------------------------------------------
+
+    pub(crate) fn write(&self, data: &[u8]) -> bool {
+        let mut st = self.lock();
+        if st.closed || st.ending {
+            log::debug!(
+                "#{}: write of {} bytes after end/destroy ignored",
+                self.info.id,
+                data.len()
+            );
+            return false;
+        }
+        if data.is_empty() {
+            return Self::pending(&st) < self.limits.high_water_mark;
+        }
+        // The rustls buffer limit is off, so this takes everything.
+        let _ = st.tls.writer().write_all(data);
+        self.encode(&mut st);
+        self.send_some(&mut st);
+        let below = Self::pending(&st) < self.limits.high_water_mark;
+        if !below {
+            st.need_drain = true;
+        }
+        below
+    }
+
+    /// Blocking write for the stream style: waits while the output is over the
+    /// high-water mark.
+    pub(crate) fn write_blocking(&self, data: &[u8]) -> io::Result<()> {
+        let mut st = self.lock();
+        loop {
+            if st.closed || st.ending {
+                return Err(io::Error::new(
+                    io::ErrorKind::BrokenPipe,
+                    "the connection is ending or closed",
+                ));
+            }
+            if Self::pending(&st) < self.limits.high_water_mark {
+                break;
+            }
+            st = self.state_cv.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+        let _ = st.tls.writer().write_all(data);
+        self.encode(&mut st);
+        self.send_some(&mut st);
+        Ok(())
+    }
+
+    /// Blocks until everything written has been handed to the kernel.
+    pub(crate) fn flush_blocking(&self) -> io::Result<()> {
+        let mut st = self.lock();
+        while !st.closed && (st.flushing || !st.out.is_empty()) {
+            st = self.state_cv.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+        if st.closed && st.had_error {
+            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "connection failed"));
+        }
+        Ok(())
+    }
+
+    fn pending(st: &State) -> usize {
+        st.out.len() + st.in_flight
+    }
+
+    pub(crate) fn buffered(&self) -> usize {
+        Self::pending(&self.lock())
+    }
+
+    /// Moves every TLS record rustls has ready into `out`.
+    fn encode(&self, st: &mut State) {
+        while st.tls.wants_write() {
+            let State { tls, out, .. } = st;
+            if tls.write_tls(out).is_err() {
+                break;
+            }
+        }
+    }
+
+    /// Sends what the kernel takes without blocking; hands the rest to the writer thread.
+    fn send_some(&self, st: &mut State) {
+        if st.closed {
+            st.out.clear();
+            return;
+        }
+        if st.flushing {
+            self.state_cv.notify_all();
+            return;
+        }
+        while !st.out.is_empty() {
+            match send_nonblocking(&self.sock, &st.out) {
+                Ok(n) => {
+                    st.out.drain(..n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    st.flushing = true;
+                    self.start_writer(st);
+                    self.state_cv.notify_all();
+                    return;
+                }
+                Err(e) => {
+                    self.fail(st, &format!("send failed: {e}"));
+                    return;
+                }
+            }
+        }
+        self.flushed(st);
+    }
+
+    /// `out` is empty and nobody is sending: emit `Drain`, send our FIN if we are ending.
+    fn flushed(&self, st: &mut State) {
+        if st.out.capacity() > 4 * READ_BUF {
+            st.out = Vec::new();
+        }
+        if st.need_drain {
+            st.need_drain = false;
+            self.events.send(Event::Drain(self.socket()));
+        }
+        if st.ending && !st.write_shut && !st.closed {
+            st.write_shut = true;
+            let _ = self.sock.shutdown(Shutdown::Write);
+            self.timers
+                .destroy_at(Instant::now() + self.limits.linger, self.me.clone());
+        }
+        self.state_cv.notify_all();
+    }
+
+    fn start_writer(&self, st: &mut State) {
+        if st.writer.is_some() {
+            return;
+        }
+        let Some(me) = self.me.upgrade() else { return };
+        let spawned = std::thread::Builder::new()
+            .name(format!("tls-server-w{}", self.info.id))
+            .stack_size(64 * 1024)
+            .spawn(move || me.writer_loop());
+        match spawned {
+            Ok(handle) => st.writer = Some(handle),
+            Err(e) => self.fail(st, &format!("cannot start a writer thread: {e}")),
+        }
+    }
+
+    fn writer_loop(&self) {
+        let mut st = self.lock();
+        loop {
+            while !st.flushing && !st.closed {
+                st = self.state_cv.wait(st).unwrap_or_else(|e| e.into_inner());
+            }
+            if st.closed {
+                return;
+            }
+            if st.out.is_empty() {
+                st.flushing = false;
+                self.flushed(&mut st);
+                continue;
+            }
+            let mut chunk = std::mem::take(&mut st.out);
+            st.in_flight = chunk.len();
+            drop(st);
+            let sent = (&self.sock).write_all(&chunk);
+            st = self.lock();
+            st.in_flight = 0;
+            if let Err(e) = sent {
+                self.fail(&mut st, &format!("send failed: {e}"));
+                return;
+            }
+            if st.out.is_empty() && chunk.capacity() <= 4 * READ_BUF {
+                chunk.clear();
+                st.out = chunk;
+            }
+            self.state_cv.notify_all();
+        }
+    }
+
+    /// The connection broke: report it once and close.
+    fn fail(&self, st: &mut State, why: &str) {
+        if !st.closed {
+            st.had_error = true;
+            st.closed = true;
+            st.out.clear();
+            let _ = self.sock.shutdown(Shutdown::Both);
+            self.events.send(Event::Error {
+                socket: self.socket(),
+                error: why.to_string(),
+            });
+            self.close_flow();
+        }
+        self.state_cv.notify_all();
+    }
+
+    pub(crate) fn end(&self) {
+        let mut st = self.lock();
+        if st.closed || st.ending {
+            return;
+        }
+        st.ending = true;
+        st.tls.send_close_notify();
+        self.encode(&mut st);
+        self.send_some(&mut st);
+    }
+
+    pub(crate) fn destroy(&self) {
+        let mut st = self.lock();
+        if st.closed {
+            return;
+        }
+        st.closed = true;
+        st.out.clear();
+        let _ = self.sock.shutdown(Shutdown::Both);
+        self.state_cv.notify_all();
+        drop(st);
+        self.close_flow();
+    }
+
+    /// The peer did not close within the linger time after our close_notify.
+    pub(crate) fn linger_expired(&self) {
+        log::debug!(
+            "#{}: peer did not close within {:?} after close_notify; closing",
+            self.info.id,
+            self.limits.linger
+        );
+        self.destroy();
+    }
+
+    pub(crate) fn mark_error(&self) {
+        self.lock().had_error = true;
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    // ----- reading -------------------------------------------------------------------
+
+    fn close_flow(&self) {
+        self.lock_flow().closed = true;
+        self.flow_cv.notify_all();
+    }
+
+    pub(crate) fn set_paused(&self, paused: bool) {
+        self.lock_flow().paused = paused;
+        self.flow_cv.notify_all();
+    }
+
+    /// A `Data` payload of `n` bytes was dropped by its consumer.
+    pub(crate) fn consumed(&self, n: usize) {
+        let mut flow = self.lock_flow();
+        flow.unconsumed = flow.unconsumed.saturating_sub(n);
+        drop(flow);
+        self.flow_cv.notify_all();
+    }
+
+    /// Waits until reading is allowed; `false` if the connection closed meanwhile.
+    fn wait_to_read(&self) -> bool {
+        let mut flow = self.lock_flow();
+        while !flow.closed && (flow.paused || flow.unconsumed >= self.limits.read_limit) {
+            flow = self.flow_cv.wait(flow).unwrap_or_else(|e| e.into_inner());
+        }
+        !flow.closed
+    }
+
+    /// Reads once from the socket (blocking, no lock held) and decrypts what arrived.
+    pub(crate) fn read_some(&self, buf: &mut [u8]) -> ReadOutcome {
+        let n = loop {
+            match (&self.sock).read(buf) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    return if self.is_closed() {
+                        ReadOutcome::Destroyed
+                    } else {
+                        ReadOutcome::Failed(format!("receive failed: {e}"))
+                    };
+                }
+            }
+        };
+        let mut st = self.lock();
+        if st.closed {
+            return ReadOutcome::Destroyed;
+        }
+        let mut data = Vec::new();
+        let mut end = None;
+        if n == 0 {
+            end = Some(false);
+        }
+        let mut input = &buf[..n];
+        while !input.is_empty() {
+            if let Err(e) = st.tls.read_tls(&mut input) {
+                return ReadOutcome::Failed(format!("TLS input rejected: {e}"));
+            }
+            match st.tls.process_new_packets() {
+                Ok(io_state) => {
+                    let ready = io_state.plaintext_bytes_to_read();
+                    if ready > 0 {
+                        let at = data.len();
+                        data.resize(at + ready, 0);
+                        let _ = st.tls.reader().read_exact(&mut data[at..]);
+                    }
+                    if io_state.peer_has_closed() {
+                        end = Some(true);
+                    }
+                }
+                Err(e) => {
+                    // rustls queued a fatal alert: send it before anything closes.
+                    st.ending = true;
+                    self.encode(&mut st);
+                    self.send_some(&mut st);
+                    return ReadOutcome::Failed(format!("TLS error: {e}"));
+                }
+            }
+        }
+        // Session tickets, key-update replies.
+        self.encode(&mut st);
+        self.send_some(&mut st);
+        ReadOutcome::Chunk(data, end)
+    }
+
+    /// Plaintext that arrived together with the client's Finished message.
+    pub(crate) fn take_early_plaintext(&self) -> Vec<u8> {
+        let mut st = self.lock();
+        let mut data = Vec::new();
+        let _ = st.tls.reader().read_to_end(&mut data);
+        data
+    }
+
+    /// Closes after the peer ended or failed: waits until our side has sent everything
+    /// and its FIN (bounded by the linger timer), stops the writer, closes the socket.
+    /// Returns whether the connection had an error.
+    pub(crate) fn finish(&self) -> bool {
+        let mut st = self.lock();
+        if !st.ending && !st.closed {
+            // The peer failed without anything left to say from us: just flush.
+            st.ending = true;
+            self.encode(&mut st);
+            self.send_some(&mut st);
+        }
+        while !st.closed && !st.write_shut {
+            st = self.state_cv.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+        st.closed = true;
+        let writer = st.writer.take();
+        self.state_cv.notify_all();
+        drop(st);
+        let _ = self.sock.shutdown(Shutdown::Both);
+        if let Some(writer) = writer {
+            let _ = writer.join();
+        }
+        self.close_flow();
+        self.lock().had_error
+    }
+}
+
+/// One `send` that never blocks, whatever the socket's mode.
+fn send_nonblocking(sock: &TcpStream, buf: &[u8]) -> io::Result<usize> {
+    socket2::SockRef::from(sock).send_with_flags(buf, libc::MSG_DONTWAIT)
+}
+
+/// The worker thread's life after a successful handshake, in the event style: read,
+/// decrypt, emit `Data`; on the peer's end emit `End` and wait for our side to finish.
+pub(crate) fn serve_events(conn: Arc<Conn>, events: &EventSender) {
+    let socket = conn.socket();
+    events.send(Event::SecureConnection(socket.clone()));
+    let early = conn.take_early_plaintext();
+    emit_data(&conn, events, early);
+    let mut buf = vec![0u8; READ_BUF];
+    loop {
+        if !conn.wait_to_read() {
+            break;
+        }
+        match conn.read_some(&mut buf) {
+            ReadOutcome::Chunk(data, end) => {
+                emit_data(&conn, events, data);
+                if let Some(clean) = end {
+                    events.send(Event::End {
+                        socket: socket.clone(),
+                        clean,
+                        ack: EndAck::new(Arc::downgrade(&conn)),
+                    });
+                    break;
+                }
+            }
+            ReadOutcome::Failed(why) => {
+                conn.mark_error();
+                events.send(Event::Error {
+                    socket: socket.clone(),
+                    error: why,
+                });
+                break;
+            }
+            ReadOutcome::Destroyed => break,
+        }
+    }
+    drop(buf);
+    let had_error = conn.finish();
+    events.send(Event::Close { socket, had_error });
+}
+
+fn emit_data(conn: &Arc<Conn>, events: &EventSender, data: Vec<u8>) {
+    if data.is_empty() {
+        return;
+    }
+    conn.lock_flow().unconsumed += data.len();
+    events.send(Event::Data {
+        socket: conn.socket(),
+        data: Payload::new(data, Arc::downgrade(conn)),
+    });
+}

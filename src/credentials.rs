@@ -1,0 +1,210 @@
+//! Loading certificates and private keys, and explaining why a file cannot be used.
+//!
+//! PEM is parsed by `rustls-pki-types`. Before that, we look at the file ourselves: its PEM
+//! labels (`-----BEGIN X-----`) tell a CSR from a certificate, an encrypted key from a plain
+//! one, a swapped pair from a right one. rustls would only say "no items found".
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::sign::CertifiedKey;
+
+use crate::Error;
+
+/// Where PEM text comes from: a file, or bytes already in memory.
+#[derive(Clone, Debug)]
+pub enum Pem {
+    /// A file path, read when the server starts.
+    File(PathBuf),
+    /// In-memory PEM text, with a label used in error messages.
+    Bytes {
+        /// A name for messages, such as `"embedded server.crt"`.
+        label: String,
+        /// The PEM text.
+        data: Vec<u8>,
+    },
+}
+
+impl Pem {
+    fn label(&self) -> PathBuf {
+        match self {
+            Pem::File(p) => p.clone(),
+            Pem::Bytes { label, .. } => PathBuf::from(label),
+        }
+    }
+
+    fn read(&self, role: &str) -> Result<(PathBuf, Vec<u8>), Error> {
+        let label = self.label();
+        let data = match self {
+            Pem::Bytes { data, .. } => data.clone(),
+            Pem::File(path) => fs::read(path).map_err(|e| read_error(path, role, &e))?,
+        };
+        if data.iter().all(u8::is_ascii_whitespace) {
+            return Err(Error::credential(
+                label,
+                format!("the {role} file is empty — it should hold PEM text starting with \"-----BEGIN\"; was it truncated when copied?"),
+            ));
+        }
+        Ok((label, data))
+    }
+}
+
+fn read_error(path: &Path, role: &str, e: &io::Error) -> Error {
+    let problem = match e.kind() {
+        io::ErrorKind::NotFound => format!(
+            "{role} file not found — check the path (relative paths start from {}), or pass the right one with --{}",
+            std::env::current_dir()
+                .map(|d| d.display().to_string())
+                .unwrap_or_else(|_| "the current directory".into()),
+            if role.contains("key") { "key" } else { "cert" },
+        ),
+        io::ErrorKind::PermissionDenied => format!(
+            "no permission to read the {role} file — make it readable by the user running tls-server (see `ls -l {}`; e.g. `chmod 0640` and the right group)",
+            path.display()
+        ),
+        _ if path.is_dir() => format!("is a directory, not a {role} file — name the file inside it"),
+        _ => format!("cannot read the {role} file: {e}"),
+    };
+    Error::credential(path, problem)
+}
+
+/// The PEM labels in `data`, in order (`CERTIFICATE`, `PRIVATE KEY`, ...).
+pub(crate) fn pem_labels(data: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(data);
+    text.lines()
+        .filter_map(|line| {
+            let rest = line.trim().strip_prefix("-----BEGIN ")?;
+            Some(rest.strip_suffix("-----")?.to_string())
+        })
+        .collect()
+}
+
+fn is_key_label(label: &str) -> bool {
+    label.ends_with("PRIVATE KEY")
+}
+
+/// A DER file starts with an ASN.1 SEQUENCE tag (0x30) and is not text.
+fn looks_like_der(data: &[u8]) -> bool {
+    data.first() == Some(&0x30) && data.iter().take(64).any(|b| !b.is_ascii())
+}
+
+/// Loads a certificate chain (leaf first) from PEM.
+pub(crate) fn load_certs(src: &Pem) -> Result<Vec<CertificateDer<'static>>, Error> {
+    let (label, data) = src.read("certificate")?;
+    let labels = pem_labels(&data);
+    let shown = label.display().to_string();
+    if labels.is_empty() {
+        let problem = if looks_like_der(&data) {
+            format!("is DER (binary), but PEM text is expected — convert it: `openssl x509 -inform der -in {shown} -out {shown}.pem`")
+        } else {
+            "holds no PEM block — a certificate file starts with \"-----BEGIN CERTIFICATE-----\"".to_string()
+        };
+        return Err(Error::credential(label, problem));
+    }
+    if !labels.iter().any(|l| l == "CERTIFICATE") {
+        let first = &labels[0];
+        let problem = if is_key_label(first) {
+            format!("contains a {first}, not a CERTIFICATE — are --cert and --key swapped?")
+        } else if first == "CERTIFICATE REQUEST" || first == "NEW CERTIFICATE REQUEST" {
+            "is a certificate signing request (CSR), not a certificate — have it signed by your CA (or `openssl x509 -req ...` for a test CA) and use the certificate that comes back".to_string()
+        } else if first == "TRUSTED CERTIFICATE" {
+            format!("is in OpenSSL's TRUSTED CERTIFICATE form, which rustls does not read — convert it: `openssl x509 -in {shown} -out {shown}.pem`")
+        } else {
+            format!("contains a {first} block but no CERTIFICATE — pass the server certificate (PEM, \"-----BEGIN CERTIFICATE-----\")")
+        };
+        return Err(Error::credential(label, problem));
+    }
+    let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&data).collect();
+    let certs = certs.map_err(|e| {
+        Error::credential(&label, format!("has a damaged CERTIFICATE block ({e}) — re-export the certificate"))
+    })?;
+    Ok(certs)
+}
+
+/// Loads one private key from PEM.
+pub(crate) fn load_key(src: &Pem) -> Result<PrivateKeyDer<'static>, Error> {
+    let (label, data) = src.read("private key")?;
+    let labels = pem_labels(&data);
+    let shown = label.display().to_string();
+    if labels.is_empty() {
+        let problem = if looks_like_der(&data) {
+            format!("is a DER (binary) key, but PEM text is expected — convert it: `openssl pkey -inform der -in {shown} -out {shown}.pem`")
+        } else {
+            "holds no PEM block — a key file starts with \"-----BEGIN PRIVATE KEY-----\"".to_string()
+        };
+        return Err(Error::credential(label, problem));
+    }
+    let text = String::from_utf8_lossy(&data);
+    if labels.iter().any(|l| l == "ENCRYPTED PRIVATE KEY") || text.contains("Proc-Type: 4,ENCRYPTED") {
+        return Err(Error::credential(
+            label,
+            format!("the private key is encrypted with a passphrase, which rustls cannot load — decrypt it (`openssl pkey -in {shown} -out {shown}.plain`, then protect that file with `chmod 600`)"),
+        ));
+    }
+    if !labels.iter().any(|l| is_key_label(l)) {
+        let problem = if labels.iter().any(|l| l.contains("CERTIFICATE")) {
+            format!("contains a {}, not a PRIVATE KEY — are --cert and --key swapped?", labels[0])
+        } else {
+            format!("contains a {} block but no PRIVATE KEY — pass the server's private key (PEM)", labels[0])
+        };
+        return Err(Error::credential(label, problem));
+    }
+    PrivateKeyDer::from_pem_slice(&data).map_err(|e| {
+        Error::credential(label, format!("has a private key block that cannot be read ({e}) — expected PKCS#8 (\"PRIVATE KEY\"), PKCS#1 (\"RSA PRIVATE KEY\") or SEC1 (\"EC PRIVATE KEY\")"))
+    })
+}
+
+/// Loads a certificate chain and its key, and checks that they belong together.
+pub(crate) fn load_certified_key(
+    cert: &Pem,
+    key: &Pem,
+    provider: &CryptoProvider,
+) -> Result<Arc<CertifiedKey>, Error> {
+    let chain = load_certs(cert)?;
+    let key_der = load_key(key)?;
+    let signing_key = provider.key_provider.load_private_key(key_der).map_err(|e| {
+        Error::credential(key.label(), format!("the key type is not supported ({e}) — use an ECDSA (P-256/P-384), Ed25519 or RSA (2048+ bits) key"))
+    })?;
+    let certified = CertifiedKey::new(chain, signing_key);
+    match certified.keys_match() {
+        Ok(()) => Ok(Arc::new(certified)),
+        Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {
+            Ok(Arc::new(certified))
+        }
+        Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch)) => {
+            Err(mismatch(cert, key, &certified))
+        }
+        Err(e) => Err(Error::credential(
+            cert.label(),
+            format!("the first certificate cannot be parsed ({e}) — is the file damaged?"),
+        )),
+    }
+}
+
+/// Explains a key that does not match the leaf, saying which certificate it does match.
+fn mismatch(cert: &Pem, key: &Pem, certified: &CertifiedKey) -> Error {
+    let other = (1..certified.cert.len()).find(|&i| {
+        let mut reordered = certified.cert.clone();
+        reordered.swap(0, i);
+        CertifiedKey::new(reordered, certified.key.clone())
+            .keys_match()
+            .is_ok()
+    });
+    let cert_name = cert.label().display().to_string();
+    let key_name = key.label().display().to_string();
+    let problem = match other {
+        Some(i) => format!(
+            "the private key {key_name} matches certificate #{} in this file, not the first one — put the server (leaf) certificate first, then its intermediates",
+            i + 1
+        ),
+        None => format!(
+            "the private key {key_name} does not match the certificate — use the key the certificate was issued for (compare `openssl x509 -in {cert_name} -noout -pubkey` with `openssl pkey -in {key_name} -pubout`)"
+        ),
+    };
+    Error::credential(cert.label(), problem)
+}

@@ -1,0 +1,395 @@
+//! Turning a failed handshake into one plain sentence: what happened, why, and the fix.
+//!
+//! rustls reports a client speaking plain HTTP as "received corrupt message of type
+//! InvalidContentType"; we say "the client sent plain HTTP (`GET / HTTP/1.1`) to a TLS port".
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use rustls::{AlertDescription, Error as TlsError, PeerIncompatible};
+
+use crate::handshake::{Failed, Failure, Phase};
+
+/// What kind of failure a [`TlsClientError`] is. Stable names for logs and JSON via
+/// [`Cause::name`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Cause {
+    /// The client connected and closed without sending a byte: a health check or port
+    /// scan. Logged at debug level only.
+    Probe,
+    /// The bytes were not TLS: plain HTTP, an SSH or SMTP client, random bytes.
+    NotTls,
+    /// The handshake did not finish before the deadline.
+    Timeout,
+    /// The client disappeared mid-handshake without an alert.
+    PeerVanished,
+    /// No protocol version in common.
+    ProtocolVersion,
+    /// No cipher suite in common.
+    NoCommonCipher,
+    /// No key-exchange group in common.
+    NoCommonGroup,
+    /// No signature scheme in common (often: our certificate's key type).
+    NoCommonSignature,
+    /// The client asked for ALPN protocols we do not speak.
+    AlpnMismatch,
+    /// The client rejected our certificate (it sent a certificate alert).
+    CertificateRejected,
+    /// The client sent another alert.
+    PeerAlert,
+    /// The client broke the TLS protocol.
+    Protocol,
+    /// A socket error.
+    Network,
+    /// The server was shutting down.
+    Shutdown,
+}
+
+impl Cause {
+    /// A stable kebab-case name: `probe`, `not-tls`, `timeout`, ...
+    pub fn name(self) -> &'static str {
+        match self {
+            Cause::Probe => "probe",
+            Cause::NotTls => "not-tls",
+            Cause::Timeout => "timeout",
+            Cause::PeerVanished => "peer-vanished",
+            Cause::ProtocolVersion => "protocol-version",
+            Cause::NoCommonCipher => "no-common-cipher",
+            Cause::NoCommonGroup => "no-common-group",
+            Cause::NoCommonSignature => "no-common-signature",
+            Cause::AlpnMismatch => "alpn-mismatch",
+            Cause::CertificateRejected => "certificate-rejected",
+            Cause::PeerAlert => "peer-alert",
+            Cause::Protocol => "protocol",
+            Cause::Network => "network",
+            Cause::Shutdown => "shutdown",
+        }
+    }
+}
+
+/// A handshake that failed: who, when, what rustls said, and what it means. Node's
+/// `'tlsClientError'`, with the explanation Node leaves to you.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct TlsClientError {
+    /// The connection id (as in the `Connection` event).
+    pub id: u64,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// Our address.
+    pub local: SocketAddr,
+    /// How far the handshake got.
+    pub phase: Phase,
+    /// The category.
+    pub cause: Cause,
+    /// rustls's error, if rustls raised one.
+    pub tls_error: Option<TlsError>,
+    /// What happened, in one sentence with the specifics.
+    pub message: String,
+    /// What to do about it.
+    pub fix: String,
+    /// The alert we sent, when known (e.g. `"ProtocolVersion"`).
+    pub alert_sent: Option<String>,
+    /// The alert the client sent, if any.
+    pub alert_received: Option<String>,
+    /// The first bytes the client sent (up to 4 KiB).
+    pub first_bytes: Vec<u8>,
+    /// How many bytes the client sent in all.
+    pub bytes_received: usize,
+    /// From accept to failure.
+    pub elapsed: Duration,
+}
+
+impl TlsClientError {
+    /// Whether this was a zero-byte connection (health check, port scan), not a real error.
+    pub fn is_probe(&self) -> bool {
+        self.cause == Cause::Probe
+    }
+}
+
+impl fmt::Display for TlsClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "#{} {}: handshake failed ({}, {}): {} — {}",
+            self.id,
+            self.peer,
+            self.cause.name(),
+            self.phase.name(),
+            self.message,
+            self.fix
+        )
+    }
+}
+
+impl std::error::Error for TlsClientError {}
+
+/// Explains a failed handshake.
+pub(crate) fn explain(
+    id: u64,
+    peer: SocketAddr,
+    local: SocketAddr,
+    failed: Failed,
+    handshake_timeout: Duration,
+) -> TlsClientError {
+    let Failed {
+        failure,
+        phase,
+        first_bytes,
+        bytes_received,
+        alert_sent,
+        elapsed,
+    } = failed;
+    let not_tls = !first_bytes.is_empty() && !looks_like_tls(&first_bytes);
+    let (cause, message, fix): (Cause, String, String) = match &failure {
+        _ if not_tls && !matches!(failure, Failure::Shutdown) => {
+            let (what, fix) = identify_protocol(&first_bytes);
+            (
+                Cause::NotTls,
+                format!(
+                    "the client is not speaking TLS: it sent {what}, starting {}",
+                    printable(&first_bytes, 48)
+                ),
+                fix,
+            )
+        }
+        Failure::Shutdown => (
+            Cause::Shutdown,
+            "the server was shutting down".into(),
+            "connect again once the server is back".into(),
+        ),
+        Failure::Timeout => match phase {
+            Phase::BeforeAnyBytes => (
+                Cause::Timeout,
+                format!("the client sent nothing within the {handshake_timeout:?} handshake deadline"),
+                "check that the client speaks TLS on this port (a plain-TCP client waiting for the server to talk first looks like this)".into(),
+            ),
+            Phase::ClientHello => (
+                Cause::Timeout,
+                format!("the ClientHello was still incomplete after {bytes_received} bytes when the {handshake_timeout:?} deadline passed"),
+                "a very slow or stalled network, or a client trickling bytes; check the path between client and server".into(),
+            ),
+            Phase::AfterServerHello => (
+                Cause::Timeout,
+                format!("the client did not finish the handshake within {handshake_timeout:?} after our reply"),
+                "the client may be waiting on a user prompt or stalled; raise --handshake-timeout if that is expected".into(),
+            ),
+        },
+        Failure::PeerClosed => match phase {
+            Phase::BeforeAnyBytes => (
+                Cause::Probe,
+                "the client connected and closed without sending anything (health check or port scan)".into(),
+                "nothing to fix if this is a load balancer's TCP check; point TLS-aware checks at the port with a TLS client".into(),
+            ),
+            Phase::ClientHello => (
+                Cause::PeerVanished,
+                format!("the client closed the connection after {bytes_received} bytes, before its ClientHello was complete"),
+                "the client gave up early; check its logs".into(),
+            ),
+            Phase::AfterServerHello => (
+                Cause::PeerVanished,
+                "the client closed the connection after our ServerHello without sending an alert".into(),
+                "most often the client rejected our certificate silently: check that it trusts our CA, that the name it connects to is in our certificate's SANs, and that the chain includes intermediates".into(),
+            ),
+        },
+        Failure::Io(e) => (
+            Cause::Network,
+            format!("socket error during the handshake: {e}"),
+            "check the network between client and server".into(),
+        ),
+        Failure::Tls(e) => explain_tls(e),
+    };
+    let alert_received = match &failure {
+        Failure::Tls(TlsError::AlertReceived(a)) => Some(format!("{a:?}")),
+        _ => None,
+    };
+    let tls_error = match failure {
+        Failure::Tls(e) => Some(e),
+        _ => None,
+    };
+    let mut first_bytes = first_bytes;
+    first_bytes.truncate(crate::handshake::KEEP);
+    TlsClientError {
+        id,
+        peer,
+        local,
+        phase,
+        cause,
+        tls_error,
+        message,
+        fix,
+        alert_sent: alert_sent.map(|a| format!("{a:?}")),
+        alert_received,
+        first_bytes,
+        bytes_received,
+        elapsed,
+    }
+}
+
+fn explain_tls(e: &TlsError) -> (Cause, String, String) {
+    match e {
+        TlsError::PeerIncompatible(p) => match p {
+            PeerIncompatible::NoCipherSuitesInCommon => (
+                Cause::NoCommonCipher,
+                "the client offered no cipher suite we accept".into(),
+                "compare the client's suites with --ciphers (or allow the defaults)".into(),
+            ),
+            PeerIncompatible::NoKxGroupsInCommon => (
+                Cause::NoCommonGroup,
+                "the client offered no key-exchange group we accept".into(),
+                "compare the client's groups with --groups (or allow the defaults)".into(),
+            ),
+            PeerIncompatible::NoSignatureSchemesInCommon => (
+                Cause::NoCommonSignature,
+                "the client accepts no signature scheme our certificate's key can make".into(),
+                "use a certificate whose key type the client supports (ECDSA P-256 and RSA 2048 are the most widely accepted)".into(),
+            ),
+            PeerIncompatible::SupportedVersionsExtensionRequired
+            | PeerIncompatible::Tls12NotOffered
+            | PeerIncompatible::Tls12NotOfferedOrEnabled => (
+                Cause::ProtocolVersion,
+                "the client offered only protocol versions we do not accept".into(),
+                "allow the client's version with --tls-versions, or upgrade the client (TLS 1.0/1.1 are not supported)".into(),
+            ),
+            other => (
+                Cause::Protocol,
+                format!("the client's hello is incompatible: {other:?}"),
+                "update the client, or compare its settings with ours".into(),
+            ),
+        },
+        TlsError::NoApplicationProtocol => (
+            Cause::AlpnMismatch,
+            "the client asked only for ALPN protocols we do not speak".into(),
+            "add one of the client's protocols to --alpn, or have the client offer one of ours".into(),
+        ),
+        TlsError::AlertReceived(alert) => match alert {
+            AlertDescription::BadCertificate
+            | AlertDescription::UnsupportedCertificate
+            | AlertDescription::CertificateRevoked
+            | AlertDescription::CertificateExpired
+            | AlertDescription::CertificateUnknown
+            | AlertDescription::UnknownCA
+            | AlertDescription::AccessDenied => (
+                Cause::CertificateRejected,
+                format!("the client rejected our certificate (alert {alert:?})"),
+                "make the client trust our CA (e.g. --cacert / -CAfile), connect with a name in our certificate's SANs, and send the intermediates with the leaf".into(),
+            ),
+            AlertDescription::ProtocolVersion => (
+                Cause::ProtocolVersion,
+                "the client found no protocol version in common with us (alert ProtocolVersion)".into(),
+                "allow the client's version with --tls-versions, or upgrade the client".into(),
+            ),
+            AlertDescription::HandshakeFailure | AlertDescription::InsufficientSecurity => (
+                Cause::PeerAlert,
+                format!("the client aborted the handshake (alert {alert:?}): it found nothing acceptable in our reply"),
+                "compare the client's versions, suites and groups with ours".into(),
+            ),
+            other => (
+                Cause::PeerAlert,
+                format!("the client aborted the handshake with alert {other:?}"),
+                "see the client's own error message for why".into(),
+            ),
+        },
+        TlsError::InvalidMessage(m) => (
+            Cause::Protocol,
+            format!("the client sent a malformed TLS message ({m:?})"),
+            "the client's TLS library is broken or something in between altered the bytes".into(),
+        ),
+        other => (
+            Cause::Protocol,
+            format!("TLS error: {other}"),
+            "see the client's own error message for its side of the story".into(),
+        ),
+    }
+}
+
+/// A TLS record starts with a content type (20–24), major version 3, minor 0–4.
+fn looks_like_tls(b: &[u8]) -> bool {
+    match b {
+        [t, rest @ ..] if (20..=24).contains(t) => match rest {
+            [] => true,
+            [3, ..] => rest.len() < 2 || rest[1] <= 4,
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+fn identify_protocol(b: &[u8]) -> (String, String) {
+    const HTTP: [&str; 9] = [
+        "GET ", "POST ", "HEAD ", "PUT ", "DELETE ", "OPTIONS ", "PATCH ", "CONNECT ", "PRI * ",
+    ];
+    let text = String::from_utf8_lossy(&b[..b.len().min(16)]);
+    if HTTP.iter().any(|m| text.starts_with(m)) {
+        (
+            "plain HTTP".into(),
+            "use https:// (not http://) for this port, or send plain HTTP to the plain-HTTP port".into(),
+        )
+    } else if text.starts_with("SSH-") {
+        (
+            "an SSH banner".into(),
+            "the SSH client has the wrong port; TLS is served here".into(),
+        )
+    } else if text.starts_with("EHLO") || text.starts_with("HELO") {
+        (
+            "SMTP".into(),
+            "the mail client has the wrong port, or expects STARTTLS; TLS must start at the first byte here".into(),
+        )
+    } else if b[..b.len().min(32)]
+        .iter()
+        .all(|c| c.is_ascii_graphic() || c.is_ascii_whitespace())
+    {
+        (
+            "plain text".into(),
+            "the client must speak TLS from the first byte on this port (e.g. `openssl s_client -connect HOST:PORT`)".into(),
+        )
+    } else {
+        (
+            "bytes that are not a TLS record".into(),
+            "the client must speak TLS on this port; check that it is the right port and protocol".into(),
+        )
+    }
+}
+
+/// The first `max` bytes, printable ASCII as is and the rest as `\xNN`, quoted.
+pub(crate) fn printable(b: &[u8], max: usize) -> String {
+    let mut s = String::from("\"");
+    for &c in b.iter().take(max) {
+        match c {
+            b'\r' => s.push_str("\\r"),
+            b'\n' => s.push_str("\\n"),
+            b'"' => s.push_str("\\\""),
+            b'\\' => s.push_str("\\\\"),
+            0x20..=0x7e => s.push(c as char),
+            _ => s.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    s.push('"');
+    if b.len() > max {
+        s.push('…');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_records_are_recognised() {
+        assert!(looks_like_tls(&[22, 3, 1, 0, 200]));
+        assert!(looks_like_tls(&[22]));
+        assert!(!looks_like_tls(b"GET / HTTP/1.1\r\n"));
+        assert!(!looks_like_tls(&[22, 9, 9]));
+    }
+
+    #[test]
+    fn protocols_are_named() {
+        assert_eq!(identify_protocol(b"GET / HTTP/1.1\r\n").0, "plain HTTP");
+        assert_eq!(identify_protocol(b"SSH-2.0-OpenSSH_9.2\r\n").0, "an SSH banner");
+        assert_eq!(identify_protocol(&[0xde, 0xad, 0xbe, 0xef]).0, "bytes that are not a TLS record");
+        assert_eq!(printable(b"GET /\r\n\x01", 48), "\"GET /\\r\\n\\x01\"");
+    }
+}

@@ -1,0 +1,245 @@
+//! Driving one server handshake by hand — `read_tls` → `process_new_packets` →
+//! `write_tls` — under an absolute deadline, keeping what we need to explain a failure.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustls::{ServerConfig, ServerConnection};
+
+use crate::connection::READ_BUF;
+
+/// How far the handshake got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Phase {
+    /// No byte arrived from the client.
+    BeforeAnyBytes,
+    /// Bytes arrived, but we had not answered yet: the ClientHello was incomplete or
+    /// unacceptable.
+    ClientHello,
+    /// We had answered the ClientHello (ServerHello, our certificate, ...), and the
+    /// client had not finished.
+    AfterServerHello,
+}
+
+impl Phase {
+    /// A short name for logs and JSON: `before-any-bytes`, `client-hello`,
+    /// `after-server-hello`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::BeforeAnyBytes => "before-any-bytes",
+            Phase::ClientHello => "client-hello",
+            Phase::AfterServerHello => "after-server-hello",
+        }
+    }
+}
+
+/// What ended a failed handshake, mechanically.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    Tls(rustls::Error),
+    Timeout,
+    PeerClosed,
+    Io(io::Error),
+    Shutdown,
+}
+
+/// The record of a failed handshake, for [`crate::diagnose`].
+pub(crate) struct Failed {
+    pub failure: Failure,
+    pub phase: Phase,
+    /// The first bytes the client sent (at most [`KEEP`]).
+    pub first_bytes: Vec<u8>,
+    pub bytes_received: usize,
+    /// The alert we sent, when it went out in plaintext and we could read it back.
+    pub alert_sent: Option<rustls::AlertDescription>,
+    pub elapsed: Duration,
+}
+
+/// How many of the client's first bytes are kept for diagnosis: a whole ClientHello
+/// usually fits (post-quantum key shares make it ~1.8 KiB).
+pub(crate) const KEEP: usize = 4096;
+
+/// Runs the handshake on `sock`. On success the connection is ready for application data
+/// (plaintext that came with the client's Finished may already be buffered in it).
+pub(crate) fn run(
+    sock: &TcpStream,
+    config: Arc<ServerConfig>,
+    deadline: Instant,
+    started: Instant,
+    stopping: &dyn Fn() -> bool,
+) -> Result<ServerConnection, Failed> {
+    let mut hs = Handshake {
+        sock,
+        first_bytes: Vec::new(),
+        bytes_received: 0,
+        sent_any: false,
+        alert_sent: None,
+    };
+    let mut conn = match ServerConnection::new(config) {
+        Ok(c) => c,
+        Err(e) => return Err(hs.failed(Failure::Tls(e), started)),
+    };
+    conn.set_buffer_limit(None);
+    let mut buf = vec![0u8; READ_BUF];
+    loop {
+        if let Err(e) = hs.flush(&mut conn, deadline) {
+            return Err(hs.failed(e, started));
+        }
+        if !conn.is_handshaking() {
+            return Ok(conn);
+        }
+        if stopping() {
+            return Err(hs.failed(Failure::Shutdown, started));
+        }
+        let n = match hs.read(&mut buf, deadline) {
+            Ok(n) => n,
+            Err(_) if stopping() => return Err(hs.failed(Failure::Shutdown, started)),
+            Err(e) => return Err(hs.failed(e, started)),
+        };
+        let mut input = &buf[..n];
+        while !input.is_empty() {
+            let fed = conn.read_tls(&mut input);
+            let processed = fed
+                .map_err(|e| rustls::Error::General(e.to_string()))
+                .and_then(|_| conn.process_new_packets().map(|_| ()));
+            if let Err(e) = processed {
+                // Last gasp: the alert rustls queued goes out before we close, so the
+                // client sees why instead of a reset.
+                let _ = hs.flush(&mut conn, deadline);
+                hs.close_gently(deadline);
+                return Err(hs.failed(Failure::Tls(e), started));
+            }
+        }
+    }
+}
+
+struct Handshake<'a> {
+    sock: &'a TcpStream,
+    first_bytes: Vec<u8>,
+    bytes_received: usize,
+    sent_any: bool,
+    alert_sent: Option<rustls::AlertDescription>,
+}
+
+impl Handshake<'_> {
+    fn phase(&self) -> Phase {
+        if self.bytes_received == 0 {
+            Phase::BeforeAnyBytes
+        } else if !self.sent_any {
+            Phase::ClientHello
+        } else {
+            Phase::AfterServerHello
+        }
+    }
+
+    fn failed(&mut self, failure: Failure, started: Instant) -> Failed {
+        Failed {
+            failure,
+            phase: self.phase(),
+            first_bytes: std::mem::take(&mut self.first_bytes),
+            bytes_received: self.bytes_received,
+            alert_sent: self.alert_sent,
+            elapsed: started.elapsed(),
+        }
+    }
+
+    fn read(&mut self, buf: &mut [u8], deadline: Instant) -> Result<usize, Failure> {
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Failure::Timeout);
+            }
+            self.sock.set_read_timeout(Some(left)).map_err(Failure::Io)?;
+            match (&*self.sock).read(buf) {
+                Ok(0) => return Err(Failure::PeerClosed),
+                Ok(n) => {
+                    let keep = n.min(KEEP.saturating_sub(self.first_bytes.len()));
+                    self.first_bytes.extend_from_slice(&buf[..keep]);
+                    self.bytes_received += n;
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Err(Failure::Timeout)
+                }
+                Err(e) if is_reset(&e) => return Err(Failure::PeerClosed),
+                Err(e) => return Err(Failure::Io(e)),
+            }
+        }
+    }
+
+    /// Writes every queued record, blocking until the deadline at most.
+    fn flush(&mut self, conn: &mut ServerConnection, deadline: Instant) -> Result<(), Failure> {
+        while conn.wants_write() {
+            let mut out = Vec::new();
+            conn.write_tls(&mut out).map_err(Failure::Io)?;
+            self.note_alert(&out);
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Failure::Timeout);
+            }
+            self.sock.set_write_timeout(Some(left)).map_err(Failure::Io)?;
+            match (&*self.sock).write_all(&out) {
+                Ok(()) => self.sent_any = true,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Err(Failure::Timeout)
+                }
+                Err(e) if is_reset(&e) => return Err(Failure::PeerClosed),
+                Err(e) => return Err(Failure::Io(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Remembers a plaintext alert record (content type 21) among the bytes we send.
+    fn note_alert(&mut self, mut out: &[u8]) {
+        while out.len() >= 5 {
+            let len = u16::from_be_bytes([out[3], out[4]]) as usize;
+            if out[0] == 21 && len == 2 && out.len() >= 7 {
+                self.alert_sent = Some(rustls::AlertDescription::from(out[6]));
+            }
+            out = out.get(5 + len..).unwrap_or(&[]);
+        }
+    }
+
+    /// After a fatal alert: send our FIN, then read until the client closes (briefly), so
+    /// that closing does not turn into a reset that destroys the alert in flight.
+    fn close_gently(&mut self, deadline: Instant) {
+        let _ = self.sock.shutdown(Shutdown::Write);
+        let until = deadline.min(Instant::now() + Duration::from_millis(500));
+        let mut sink = [0u8; 1024];
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() || self.sock.set_read_timeout(Some(left)).is_err() {
+                return;
+            }
+            match (&*self.sock).read(&mut sink) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    }
+}
+
+fn is_reset(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::UnexpectedEof
+    )
+}

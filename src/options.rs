@@ -1,0 +1,251 @@
+//! Everything a server can be told, with its default. Validated when the server starts.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::credentials::Pem;
+use crate::provider::Provider;
+
+/// A TLS protocol version the server may accept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TlsVersion {
+    /// TLS 1.2 (RFC 5246), ECDHE + AEAD suites only.
+    Tls12,
+    /// TLS 1.3 (RFC 8446).
+    Tls13,
+}
+
+impl TlsVersion {
+    /// The name Node and OpenSSL use: `"TLSv1.2"` or `"TLSv1.3"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TlsVersion::Tls12 => "TLSv1.2",
+            TlsVersion::Tls13 => "TLSv1.3",
+        }
+    }
+
+    /// Parses `1.2`, `1.3`, `TLSv1.2`, `tls1.3`, ...
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.trim().to_ascii_lowercase();
+        let s = s.trim_start_matches("tlsv").trim_start_matches("tls");
+        match s {
+            "1.2" | "12" => Some(TlsVersion::Tls12),
+            "1.3" | "13" => Some(TlsVersion::Tls13),
+            _ => None,
+        }
+    }
+}
+
+/// How to start a [`Server`](crate::Server). Build it with the methods below; every option
+/// has a default, and nothing is checked until [`Server::bind`](crate::Server::bind).
+///
+/// ```no_run
+/// use std::time::Duration;
+/// let options = tls_server::ServerOptions::new()
+///     .cert_file("certs/server.crt")
+///     .key_file("certs/server.key")
+///     .bind("127.0.0.1:0")
+///     .handshake_timeout(Duration::from_secs(5));
+/// ```
+#[derive(Clone, Debug)]
+pub struct ServerOptions {
+    pub(crate) cert: Option<Pem>,
+    pub(crate) key: Option<Pem>,
+    pub(crate) versions: Vec<TlsVersion>,
+    pub(crate) cipher_suites: Option<Vec<String>>,
+    pub(crate) kx_groups: Option<Vec<String>>,
+    pub(crate) alpn: Vec<Vec<u8>>,
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) max_connections: usize,
+    pub(crate) bind: String,
+    pub(crate) high_water_mark: usize,
+    pub(crate) read_limit: usize,
+    pub(crate) grace_period: Duration,
+    pub(crate) linger: Duration,
+    pub(crate) thread_stack_size: usize,
+    pub(crate) session_cache_size: usize,
+    pub(crate) provider: Provider,
+    pub(crate) server_config: Option<Arc<rustls::ServerConfig>>,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ServerOptions {
+    /// Options with every default (see each method). A certificate and key (or a ready
+    /// [`rustls::ServerConfig`]) must still be given.
+    pub fn new() -> Self {
+        ServerOptions {
+            cert: None,
+            key: None,
+            versions: vec![TlsVersion::Tls12, TlsVersion::Tls13],
+            cipher_suites: None,
+            kx_groups: None,
+            alpn: Vec::new(),
+            handshake_timeout: Duration::from_secs(10),
+            max_connections: 1024,
+            bind: "127.0.0.1:8000".into(),
+            high_water_mark: 64 * 1024,
+            read_limit: 64 * 1024,
+            grace_period: Duration::from_secs(5),
+            linger: Duration::from_secs(2),
+            thread_stack_size: 256 * 1024,
+            session_cache_size: 256,
+            provider: Provider::default(),
+            server_config: None,
+        }
+    }
+
+    /// The certificate chain, leaf first then intermediates, as a PEM file. No default.
+    pub fn cert_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.cert = Some(Pem::File(path.into()));
+        self
+    }
+
+    /// The certificate chain as PEM text in memory; `label` names it in error messages.
+    pub fn cert_pem(mut self, label: impl Into<String>, pem: impl Into<Vec<u8>>) -> Self {
+        self.cert = Some(Pem::Bytes {
+            label: label.into(),
+            data: pem.into(),
+        });
+        self
+    }
+
+    /// The private key (PKCS#8, PKCS#1 or SEC1, unencrypted) as a PEM file. No default.
+    pub fn key_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.key = Some(Pem::File(path.into()));
+        self
+    }
+
+    /// The private key as PEM text in memory; `label` names it in error messages.
+    pub fn key_pem(mut self, label: impl Into<String>, pem: impl Into<Vec<u8>>) -> Self {
+        self.key = Some(Pem::Bytes {
+            label: label.into(),
+            data: pem.into(),
+        });
+        self
+    }
+
+    /// The protocol versions to accept. Defaults to TLS 1.2 and TLS 1.3 (Node's
+    /// `minVersion: 'TLSv1.2'`). TLS 1.0 and 1.1 are not supported.
+    pub fn versions(mut self, versions: &[TlsVersion]) -> Self {
+        self.versions = versions.to_vec();
+        self
+    }
+
+    /// Cipher suites by IANA name (`TLS_AES_128_GCM_SHA256`,
+    /// `TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256`, ...), in order of preference.
+    /// Defaults to the crypto provider's list. An unknown name is an error that lists the
+    /// valid ones.
+    pub fn cipher_suites<S: AsRef<str>>(mut self, names: &[S]) -> Self {
+        self.cipher_suites = Some(names.iter().map(|s| s.as_ref().to_string()).collect());
+        self
+    }
+
+    /// Key-exchange groups by IANA name (`X25519MLKEM768`, `x25519`, `secp256r1`, ...), in
+    /// order of preference (Node's `ecdhCurve`). Defaults to the crypto provider's list.
+    pub fn kx_groups<S: AsRef<str>>(mut self, names: &[S]) -> Self {
+        self.kx_groups = Some(names.iter().map(|s| s.as_ref().to_string()).collect());
+        self
+    }
+
+    /// ALPN protocols the server speaks, in order of preference (Node's `ALPNProtocols`).
+    /// Defaults to none: ALPN is not negotiated.
+    pub fn alpn<S: AsRef<[u8]>>(mut self, protocols: &[S]) -> Self {
+        self.alpn = protocols.iter().map(|p| p.as_ref().to_vec()).collect();
+        self
+    }
+
+    /// The handshake must finish within this time from the TCP accept, or the connection is
+    /// closed with a `TlsClientError`. An absolute deadline, not an idle timer, so a client
+    /// trickling one byte a second cannot hold a worker. Defaults to 10 seconds.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// At most this many connections (handshaking or open) at once; each holds one worker
+    /// thread. Excess connections are closed at once and reported as
+    /// [`Event::Refused`](crate::Event::Refused). Defaults to 1024.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n.max(1);
+        self
+    }
+
+    /// The address to listen on, such as `"127.0.0.1:8000"`, `"[::1]:0"` or `"0.0.0.0:443"`.
+    /// Port 0 picks a free port; [`Server::local_addr`](crate::Server::local_addr) and the
+    /// `Listening` event report it. Defaults to `127.0.0.1:8000`.
+    pub fn bind(mut self, addr: impl Into<String>) -> Self {
+        self.bind = addr.into();
+        self
+    }
+
+    /// Same as [`bind`](Self::bind), from a socket address.
+    pub fn bind_addr(self, addr: SocketAddr) -> Self {
+        self.bind(addr.to_string())
+    }
+
+    /// When a connection's unsent output reaches this many bytes,
+    /// [`TlsSocket::write`](crate::TlsSocket::write) returns `false` and a `Drain` event
+    /// follows once it is all sent (Node's `highWaterMark`). Defaults to 64 KiB.
+    pub fn high_water_mark(mut self, bytes: usize) -> Self {
+        self.high_water_mark = bytes.max(1);
+        self
+    }
+
+    /// A connection stops reading from its peer while this many bytes of `Data` it produced
+    /// have not yet been received from the event channel, so a slow event loop cannot make
+    /// memory grow. Defaults to 64 KiB.
+    pub fn read_limit(mut self, bytes: usize) -> Self {
+        self.read_limit = bytes.max(1);
+        self
+    }
+
+    /// On shutdown, how long open connections get to finish after close_notify before they
+    /// are closed. Defaults to 5 seconds.
+    pub fn grace_period(mut self, grace: Duration) -> Self {
+        self.grace_period = grace;
+        self
+    }
+
+    /// After we end a connection (close_notify sent), how long to wait for the peer to close
+    /// its side before the socket is closed anyway. Defaults to 2 seconds.
+    pub fn linger(mut self, linger: Duration) -> Self {
+        self.linger = linger;
+        self
+    }
+
+    /// Stack size of each connection thread. Defaults to 256 KiB; only the pages touched
+    /// count towards memory.
+    pub fn thread_stack_size(mut self, bytes: usize) -> Self {
+        self.thread_stack_size = bytes.max(64 * 1024);
+        self
+    }
+
+    /// How many sessions the server remembers for resumption by session ID (TLS 1.2) and
+    /// stateful tickets (TLS 1.3); 0 turns resumption off. Defaults to 256.
+    pub fn session_cache_size(mut self, n: usize) -> Self {
+        self.session_cache_size = n;
+        self
+    }
+
+    /// The crypto provider. Defaults to aws-lc-rs when the `aws-lc-rs` feature is on (the
+    /// default), else ring.
+    pub fn provider(mut self, provider: Provider) -> Self {
+        self.provider = provider;
+        self
+    }
+
+    /// Use this ready rustls configuration instead of building one from the certificate,
+    /// key, version, suite, group and ALPN options (which are then ignored). For advanced
+    /// needs: a custom certificate resolver, client verifier, session storage, ...
+    pub fn server_config(mut self, config: Arc<rustls::ServerConfig>) -> Self {
+        self.server_config = Some(config);
+        self
+    }
+}

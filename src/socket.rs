@@ -1,0 +1,186 @@
+//! [`TlsSocket`]: the handle to one secure connection, what its handshake settled, and
+//! the commands you can send it.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use crate::connection::Conn;
+
+/// What a handshake settled, fixed for the life of the connection (Node's
+/// `getProtocol()`, `getCipher()`, `servername`, `alpnProtocol`, `isSessionReused()`).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct SocketInfo {
+    /// The connection's id, unique within the server, counting from 1.
+    pub id: u64,
+    /// The client's address (Node's `remoteAddress` and `remotePort`).
+    pub remote_addr: SocketAddr,
+    /// Our address the client connected to.
+    pub local_addr: SocketAddr,
+    /// `"TLSv1.3"` or `"TLSv1.2"`.
+    pub protocol: &'static str,
+    /// The cipher suite's IANA name, such as `TLS_AES_128_GCM_SHA256`.
+    pub cipher: String,
+    /// The key-exchange group's IANA name (`X25519MLKEM768`, `x25519`, `secp256r1`, ...),
+    /// when known.
+    pub group: Option<String>,
+    /// The server name the client asked for (SNI), if it sent one.
+    pub server_name: Option<String>,
+    /// The ALPN protocol agreed on, if any.
+    pub alpn_protocol: Option<String>,
+    /// Whether the session was resumed rather than a full handshake.
+    pub resumed: bool,
+    /// From TCP accept to handshake complete.
+    pub handshake_duration: Duration,
+}
+
+/// A handle to one secure connection: cheap to clone, `Send`, usable from any thread.
+///
+/// Commands never block: [`write`](Self::write) queues and returns, [`end`](Self::end) and
+/// [`destroy`](Self::destroy) take effect at once. After the connection has closed, the
+/// facts remain readable and the commands do nothing.
+#[derive(Clone)]
+pub struct TlsSocket {
+    info: Arc<SocketInfo>,
+    conn: Weak<Conn>,
+}
+
+impl TlsSocket {
+    pub(crate) fn new(info: Arc<SocketInfo>, conn: Weak<Conn>) -> Self {
+        TlsSocket { info, conn }
+    }
+
+    /// Everything the handshake settled.
+    pub fn info(&self) -> &SocketInfo {
+        &self.info
+    }
+
+    /// The connection's id, unique within the server.
+    pub fn id(&self) -> u64 {
+        self.info.id
+    }
+
+    /// The client's address.
+    pub fn remote_addr(&self) -> SocketAddr {
+        self.info.remote_addr
+    }
+
+    /// Our address the client connected to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.info.local_addr
+    }
+
+    /// `"TLSv1.3"` or `"TLSv1.2"` (Node's `getProtocol()`).
+    pub fn protocol(&self) -> &'static str {
+        self.info.protocol
+    }
+
+    /// The cipher suite's IANA name (Node's `getCipher().standardName`).
+    pub fn cipher(&self) -> &str {
+        &self.info.cipher
+    }
+
+    /// The key-exchange group's IANA name, when known.
+    pub fn group(&self) -> Option<&str> {
+        self.info.group.as_deref()
+    }
+
+    /// The SNI server name the client sent (Node's `servername`).
+    pub fn server_name(&self) -> Option<&str> {
+        self.info.server_name.as_deref()
+    }
+
+    /// The negotiated ALPN protocol (Node's `alpnProtocol`).
+    pub fn alpn_protocol(&self) -> Option<&str> {
+        self.info.alpn_protocol.as_deref()
+    }
+
+    /// Whether the session was resumed (Node's `isSessionReused()`).
+    pub fn resumed(&self) -> bool {
+        self.info.resumed
+    }
+
+    /// From TCP accept to handshake complete.
+    pub fn handshake_duration(&self) -> Duration {
+        self.info.handshake_duration
+    }
+
+    /// Queues `data` to be encrypted and sent, without blocking. Returns `true` while the
+    /// connection's unsent output is under the high-water mark; after `false`, a
+    /// [`Event::Drain`](crate::Event::Drain) follows once everything is sent (Node's
+    /// `write()`). Returns `false`, sending nothing, once the connection is ending or closed.
+    pub fn write(&self, data: &[u8]) -> bool {
+        match self.conn.upgrade() {
+            Some(conn) => conn.write(data),
+            None => false,
+        }
+    }
+
+    /// Sends close_notify after everything already written, then closes once the peer has
+    /// closed too (or after the linger time). Node's `end()`.
+    pub fn end(&self) {
+        if let Some(conn) = self.conn.upgrade() {
+            conn.end();
+        }
+    }
+
+    /// Writes `data`, then ends (Node's `end(data)`).
+    pub fn end_with(&self, data: &[u8]) {
+        if let Some(conn) = self.conn.upgrade() {
+            conn.write(data);
+            conn.end();
+        }
+    }
+
+    /// Closes the connection now, discarding unsent output, without close_notify. Node's
+    /// `destroy()`.
+    pub fn destroy(&self) {
+        if let Some(conn) = self.conn.upgrade() {
+            conn.destroy();
+        }
+    }
+
+    /// Stops reading from the peer until [`resume`](Self::resume) (Node's `pause()`); the
+    /// peer's writes then back up in TCP. Use it with `write() == false` and `Drain` for
+    /// flow control.
+    pub fn pause(&self) {
+        if let Some(conn) = self.conn.upgrade() {
+            conn.set_paused(true);
+        }
+    }
+
+    /// Reads again after [`pause`](Self::pause).
+    pub fn resume(&self) {
+        if let Some(conn) = self.conn.upgrade() {
+            conn.set_paused(false);
+        }
+    }
+
+    /// Whether the connection is still open (handshake done, not yet closed).
+    pub fn is_open(&self) -> bool {
+        self.conn.upgrade().is_some_and(|c| !c.is_closed())
+    }
+
+    /// Bytes written but not yet sent to the peer (Node's `writableLength`).
+    pub fn buffered(&self) -> usize {
+        self.conn.upgrade().map_or(0, |c| c.buffered())
+    }
+
+    pub(crate) fn mark_error(&self) {
+        if let Some(conn) = self.conn.upgrade() {
+            conn.mark_error();
+        }
+    }
+}
+
+impl fmt::Debug for TlsSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "TlsSocket(#{} {} {} {})",
+            self.info.id, self.info.remote_addr, self.info.protocol, self.info.cipher
+        )
+    }
+}

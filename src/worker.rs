@@ -1,0 +1,136 @@
+//! The life of one connection on its pool thread: `Connection` event, handshake, then the
+//! event loop's reader or the user's stream handler, until `Close`.
+
+use std::net::{SocketAddr, TcpStream};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::Instant;
+
+use rustls::ServerConnection;
+
+use crate::connection::{self, Conn};
+use crate::event::Event;
+use crate::provider::{cipher_suite_name, group_name};
+use crate::server::{Mode, Shared, Tracked};
+use crate::socket::SocketInfo;
+use crate::{diagnose, handshake, stream};
+
+pub(crate) fn serve(shared: &Shared, sock: TcpStream, id: u64, peer: SocketAddr, started: Instant) {
+    let local = sock.local_addr().unwrap_or(shared.local_addr);
+    let _ = sock.set_nodelay(true);
+    shared.events.send(Event::Connection { id, peer, local });
+    if let Ok(second) = sock.try_clone() {
+        shared.tracked().insert(id, Tracked::Handshaking(second));
+    }
+    let deadline = started + shared.handshake_timeout;
+    let outcome = handshake::run(&sock, shared.config.clone(), deadline, started, &|| {
+        shared.stopping()
+    });
+    let tls = match outcome {
+        Ok(tls) => tls,
+        Err(failed) => {
+            shared.tracked().remove(&id);
+            let error = diagnose::explain(id, peer, local, failed, shared.handshake_timeout);
+            shared.events.send(Event::TlsClientError(error));
+            return;
+        }
+    };
+    let _ = sock.set_read_timeout(None);
+    let _ = sock.set_write_timeout(None);
+    let info = Arc::new(socket_info(&tls, id, peer, local, started));
+    log_secure(&info);
+    let conn = Conn::new(
+        info,
+        sock,
+        tls,
+        shared.events.clone(),
+        shared.limits.clone(),
+        shared.timers.clone(),
+    );
+    shared
+        .tracked()
+        .insert(id, Tracked::Open(Arc::downgrade(&conn)));
+    if shared.stopping() {
+        // Shutdown began while this handshake was finishing.
+        conn.end();
+    }
+    match &shared.mode {
+        Mode::Events => connection::serve_events(conn, &shared.events),
+        Mode::Stream(handler) => {
+            let socket = conn.socket();
+            shared.events.send(Event::SecureConnection(socket.clone()));
+            let run = catch_unwind(AssertUnwindSafe(|| handler(stream::TlsStream::new(conn.clone()))));
+            if let Err(panic) = run {
+                let why = format!("stream handler panicked: {}", panic_message(&panic));
+                log::error!("#{id} {peer}: {why}");
+                conn.mark_error();
+                shared.events.send(Event::Error {
+                    socket: socket.clone(),
+                    error: why,
+                });
+                conn.destroy();
+            }
+            let had_error = stream::finish(&conn);
+            shared.events.send(Event::Close { socket, had_error });
+        }
+    }
+    shared.tracked().remove(&id);
+}
+
+fn socket_info(
+    tls: &ServerConnection,
+    id: u64,
+    peer: SocketAddr,
+    local: SocketAddr,
+    started: Instant,
+) -> SocketInfo {
+    SocketInfo {
+        id,
+        remote_addr: peer,
+        local_addr: local,
+        protocol: match tls.protocol_version() {
+            Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2",
+            _ => "TLSv1.3",
+        },
+        cipher: tls
+            .negotiated_cipher_suite()
+            .map(|s| cipher_suite_name(s.suite()))
+            .unwrap_or_default(),
+        group: tls
+            .negotiated_key_exchange_group()
+            .map(|g| group_name(g.name())),
+        server_name: tls.server_name().map(str::to_string),
+        alpn_protocol: tls
+            .alpn_protocol()
+            .map(|p| String::from_utf8_lossy(p).into_owned()),
+        resumed: tls.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
+        handshake_duration: started.elapsed(),
+    }
+}
+
+/// The seed's example 1 output, as one log line.
+fn log_secure(info: &SocketInfo) {
+    log::info!(
+        "#{} {} secure: {} {} group={} sni={} alpn={}{} in {:.1} ms",
+        info.id,
+        info.remote_addr,
+        info.protocol,
+        info.cipher,
+        info.group.as_deref().unwrap_or("-"),
+        info.server_name.as_deref().unwrap_or("-"),
+        info.alpn_protocol.as_deref().unwrap_or("-"),
+        if info.resumed { " resumed" } else { "" },
+        info.handshake_duration.as_secs_f64() * 1000.0
+    );
+}
+
+/// The text of a panic payload.
+pub(crate) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(non-string panic payload)".into()
+    }
+}
