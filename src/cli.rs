@@ -1,0 +1,281 @@
+//! The command line: `tls-server serve [options]`, `tls-server --version`.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use lexopt::prelude::*;
+use log::LevelFilter;
+use tls_server::{Event, Provider, Server, ServerOptions, TlsClientError, TlsSocket, TlsVersion};
+
+use crate::json::Obj;
+
+const HELP: &str = "\
+tls-server — a TLS server that explains every failed handshake
+
+USAGE:
+    tls-server serve [OPTIONS]      serve TLS (echo mode: every byte is sent back)
+    tls-server --version            versions of tls-server, rustls and the crypto provider
+    tls-server --help
+
+SERVE OPTIONS (defaults in brackets):
+    --bind ADDR               address to listen on [127.0.0.1:8000]; port 0 picks a free one
+    --port N                  shorthand: keep the --bind host, use port N
+    --cert FILE               certificate chain, PEM, leaf first [certs/server.crt]
+    --key FILE                private key, PEM, unencrypted [certs/server.key]
+    --tls-versions LIST       accepted versions, e.g. 1.3 or 1.2,1.3 [1.2,1.3]
+    --ciphers LIST            cipher suites by IANA name, comma-separated [provider's list]
+    --groups LIST             key-exchange groups by IANA name [provider's list]
+    --alpn LIST               ALPN protocols, e.g. h2,http/1.1 [none]
+    --handshake-timeout SECS  absolute handshake deadline [10]
+    --max-connections N       connection cap; excess connections are refused [1024]
+    --grace SECS              on Ctrl-C, time for connections to close [5]
+    --provider NAME           crypto provider: aws-lc-rs or ring [aws-lc-rs if built in]
+    --events json|none        print one JSON object per event on stdout [none]
+    --log-level LEVEL         error, warn, info, debug or trace (logs go to stderr) [info]
+";
+
+/// Everything `serve` was told.
+struct Serve {
+    options: ServerOptions,
+    events_json: bool,
+    log_level: LevelFilter,
+}
+
+pub(crate) fn run(args: Vec<OsString>) -> Result<(), Box<dyn std::error::Error>> {
+    let mut parser = lexopt::Parser::from_args(args);
+    match parser.next()? {
+        Some(Long("version")) | Some(Short('V')) => {
+            println!("{}", version());
+            Ok(())
+        }
+        Some(Long("help")) | Some(Short('h')) | None => {
+            print!("{HELP}");
+            Ok(())
+        }
+        Some(Value(cmd)) if cmd == "serve" => serve(parse_serve(&mut parser)?),
+        Some(other) => Err(format!("{} — see `tls-server --help`", other.unexpected()).into()),
+    }
+}
+
+fn version() -> String {
+    format!(
+        "tls-server {}\nrustls {}\ncrypto provider {}",
+        env!("CARGO_PKG_VERSION"),
+        RUSTLS_VERSION,
+        Provider::default().name()
+    )
+}
+
+/// The rustls version we were built against (pinned in Cargo.toml).
+const RUSTLS_VERSION: &str = "0.23.35";
+
+fn parse_serve(parser: &mut lexopt::Parser) -> Result<Serve, Box<dyn std::error::Error>> {
+    let mut options = ServerOptions::new()
+        .cert_file("certs/server.crt")
+        .key_file("certs/server.key");
+    let mut bind = String::from("127.0.0.1:8000");
+    let mut port: Option<u16> = None;
+    let mut events_json = false;
+    let mut log_level = LevelFilter::Info;
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("bind") => bind = parser.value()?.string()?,
+            Long("port") => port = Some(parser.value()?.parse()?),
+            Long("cert") => options = options.cert_file(parser.value()?),
+            Long("key") => options = options.key_file(parser.value()?),
+            Long("tls-versions") => {
+                let list = parser.value()?.string()?;
+                let versions = split(&list)
+                    .map(|v| {
+                        TlsVersion::parse(v).ok_or_else(|| {
+                            format!("--tls-versions: unknown version {v:?} — use 1.2, 1.3 or 1.2,1.3")
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                options = options.versions(&versions);
+            }
+            Long("ciphers") => {
+                let list = parser.value()?.string()?;
+                options = options.cipher_suites(&split(&list).collect::<Vec<_>>());
+            }
+            Long("groups") => {
+                let list = parser.value()?.string()?;
+                options = options.kx_groups(&split(&list).collect::<Vec<_>>());
+            }
+            Long("alpn") => {
+                let list = parser.value()?.string()?;
+                options = options.alpn(&split(&list).collect::<Vec<_>>());
+            }
+            Long("handshake-timeout") => {
+                options = options.handshake_timeout(seconds(parser.value()?.string()?)?)
+            }
+            Long("max-connections") => options = options.max_connections(parser.value()?.parse()?),
+            Long("grace") => options = options.grace_period(seconds(parser.value()?.string()?)?),
+            Long("provider") => {
+                let name = parser.value()?.string()?;
+                let provider = Provider::parse(&name).ok_or_else(|| {
+                    format!("--provider: {name:?} is not built in — this binary has {}", Provider::default().name())
+                })?;
+                options = options.provider(provider);
+            }
+            Long("events") => {
+                events_json = match parser.value()?.string()?.as_str() {
+                    "json" => true,
+                    "none" => false,
+                    other => return Err(format!("--events: {other:?} — use json or none").into()),
+                }
+            }
+            Long("log-level") => {
+                let level = parser.value()?.string()?;
+                log_level = level.parse().map_err(|_| {
+                    format!("--log-level: {level:?} — use error, warn, info, debug or trace")
+                })?;
+            }
+            Long("help") | Short('h') => {
+                print!("{HELP}");
+                std::process::exit(0);
+            }
+            other => return Err(format!("{} — see `tls-server --help`", other.unexpected()).into()),
+        }
+    }
+    if let Some(port) = port {
+        let host = match bind.rsplit_once(':') {
+            Some((host, _)) => host.to_string(),
+            None => bind.clone(),
+        };
+        bind = format!("{host}:{port}");
+    }
+    Ok(Serve {
+        options: options.bind(bind),
+        events_json,
+        log_level,
+    })
+}
+
+fn split(list: &str) -> impl Iterator<Item = &str> {
+    list.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn seconds(s: String) -> Result<Duration, String> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| format!("{s:?} is not a number of seconds"))
+}
+
+fn serve(cfg: Serve) -> Result<(), Box<dyn std::error::Error>> {
+    simple_logger::SimpleLogger::new()
+        .with_level(LevelFilter::Warn)
+        .with_module_level("tls_server", cfg.log_level)
+        .init()?;
+    let server = Server::bind(cfg.options)?;
+    let handle = server.handle();
+    let pressed = std::sync::atomic::AtomicBool::new(false);
+    ctrlc::set_handler(move || {
+        if pressed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            log::warn!("second Ctrl-C: exiting without waiting for connections");
+            std::process::exit(130);
+        }
+        log::info!("Ctrl-C: closing connections (press again to exit at once)");
+        handle.shutdown();
+    })?;
+    log::info!("echo mode: every byte received on a secure connection is sent back; Ctrl-C stops");
+    let out = Arc::new(Mutex::new(std::io::stdout()));
+    let events = server.events();
+    while let Ok(event) = events.recv() {
+        if cfg.events_json {
+            let line = event_json(&event);
+            let mut out = out.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = writeln!(out, "{line}");
+            let _ = out.flush();
+        }
+        echo(&event);
+        if matches!(event, Event::Closed) {
+            break;
+        }
+    }
+    server.wait();
+    Ok(())
+}
+
+/// The seed's first example: send every byte back; pause reading while the peer is slow
+/// to take our output (Node's `pipe()` back-pressure).
+fn echo(event: &Event) {
+    match event {
+        Event::Data { socket, data } => {
+            if !socket.write(data) {
+                socket.pause();
+            }
+        }
+        Event::Drain(socket) => socket.resume(),
+        Event::End { socket, clean, .. } => log::info!(
+            "#{} {} ended{}",
+            socket.id(),
+            socket.remote_addr(),
+            if *clean { "" } else { " (TCP closed without close_notify)" }
+        ),
+        Event::Close { socket, had_error } => log::info!(
+            "#{} {} closed{}",
+            socket.id(),
+            socket.remote_addr(),
+            if *had_error { " after an error" } else { "" }
+        ),
+        _ => {}
+    }
+}
+
+fn socket_fields(o: Obj, s: &TlsSocket) -> Obj {
+    o.num("id", s.id())
+        .str("peer", &s.remote_addr().to_string())
+}
+
+fn event_json(event: &Event) -> String {
+    let o = Obj::new().str("event", event.name());
+    match event {
+        Event::Listening { addr } => o.str("addr", &addr.to_string()),
+        Event::Connection { id, peer, local } => o
+            .num("id", id)
+            .str("peer", &peer.to_string())
+            .str("local", &local.to_string()),
+        Event::SecureConnection(s) => {
+            let i = s.info();
+            socket_fields(o, s)
+                .str("local", &i.local_addr.to_string())
+                .str("protocol", i.protocol)
+                .str("cipher", &i.cipher)
+                .opt_str("group", i.group.as_deref())
+                .opt_str("servername", i.server_name.as_deref())
+                .opt_str("alpn", i.alpn_protocol.as_deref())
+                .bool("resumed", i.resumed)
+                .num("handshake_ms", format!("{:.3}", i.handshake_duration.as_secs_f64() * 1000.0))
+        }
+        Event::TlsClientError(e) => client_error_json(o, e),
+        Event::Data { socket, data } => socket_fields(o, socket).num("bytes", data.len()),
+        Event::Drain(s) => socket_fields(o, s),
+        Event::End { socket, clean, .. } => socket_fields(o, socket).bool("clean", *clean),
+        Event::Error { socket, error } => socket_fields(o, socket).str("error", error),
+        Event::Close { socket, had_error } => socket_fields(o, socket).bool("had_error", *had_error),
+        Event::Refused { peer, reason } => o.str("peer", &peer.to_string()).str("reason", reason),
+        Event::ServerError { error } => o.str("error", error),
+        Event::Closed => o,
+        _ => o,
+    }
+    .finish()
+}
+
+fn client_error_json(o: Obj, e: &TlsClientError) -> Obj {
+    o.num("id", e.id)
+        .str("peer", &e.peer.to_string())
+        .str("phase", e.phase.name())
+        .str("cause", e.cause.name())
+        .str("message", &e.message)
+        .str("fix", &e.fix)
+        .opt_str("tls_error", e.tls_error.as_ref().map(|t| t.to_string()).as_deref())
+        .opt_str("alert_sent", e.alert_sent.as_deref())
+        .opt_str("alert_received", e.alert_received.as_deref())
+        .num("bytes_received", e.bytes_received)
+        .num("elapsed_ms", format!("{:.3}", e.elapsed.as_secs_f64() * 1000.0))
+}
