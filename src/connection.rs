@@ -459,12 +459,12 @@ impl Conn {
     }
 
     /// Closes after the peer ended or failed: waits until our side has sent everything
-    /// and its FIN (bounded by the linger timer), stops the writer, closes the socket.
-    /// Returns whether the connection had an error.
-    pub(crate) fn finish(&self) -> bool {
+    /// and its FIN (after `End`, that is once its [`EndAck`] was dropped; the linger timer
+    /// bounds the sending), stops the writer, closes the socket. After a protocol error,
+    /// only the queued alert is sent. Returns whether the connection had an error.
+    pub(crate) fn finish(&self, after_error: bool) -> bool {
         let mut st = self.lock();
-        if !st.ending && !st.closed {
-            // The peer failed without anything left to say from us: just flush.
+        if after_error && !st.ending && !st.closed {
             st.ending = true;
             self.encode(&mut st);
             self.send_some(&mut st);
@@ -498,6 +498,7 @@ pub(crate) fn serve_events(conn: Arc<Conn>, events: &EventSender) {
     let early = conn.take_early_plaintext();
     emit_data(&conn, events, early);
     let mut buf = vec![0u8; READ_BUF];
+    let mut failed = false;
     loop {
         if !conn.wait_to_read() {
             break;
@@ -520,13 +521,14 @@ pub(crate) fn serve_events(conn: Arc<Conn>, events: &EventSender) {
                     socket: socket.clone(),
                     error: why,
                 });
+                failed = true;
                 break;
             }
             ReadOutcome::Destroyed => break,
         }
     }
     drop(buf);
-    let had_error = conn.finish();
+    let had_error = conn.finish(failed);
     events.send(Event::Close { socket, had_error });
 }
 

@@ -97,5 +97,5 @@ pub(crate) fn finish(conn: &Arc<Conn>) -> bool {
             _ => break,
         }
     }
-    conn.finish()
+    conn.finish(false)
 }

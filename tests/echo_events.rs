@@ -1,0 +1,73 @@
+//! The event style end to end: every event of one connection's life, in order.
+
+mod support;
+
+use std::io::{Read, Write};
+
+use support::*;
+use tls_server::Event;
+
+#[test]
+fn one_connection_produces_its_events_in_order() {
+    let (server, events, addr) = start(options());
+    let mut client = connect(addr);
+
+    let id = wait_for(&events, "connection", |e| match e {
+        Event::Connection { id, peer, local } => {
+            assert_eq!(*local, addr);
+            assert_eq!(*peer, client.sock.local_addr().unwrap());
+            Some(*id)
+        }
+        _ => None,
+    });
+    let socket = wait_for(&events, "secureConnection", |e| match e {
+        Event::SecureConnection(s) => Some(s.clone()),
+        _ => None,
+    });
+    assert_eq!(socket.id(), id);
+    assert_eq!(socket.protocol(), "TLSv1.3");
+    assert!(socket.cipher().starts_with("TLS_"), "{}", socket.cipher());
+    assert!(socket.group().is_some());
+    assert_eq!(socket.server_name(), Some("localhost"));
+    assert!(!socket.resumed());
+
+    client.write_all(b"hello").unwrap();
+    client.flush().unwrap();
+    let data = wait_for(&events, "data", |e| match e {
+        Event::Data { socket, data } => {
+            assert!(socket.write(data));
+            Some(data.to_vec())
+        }
+        _ => None,
+    });
+    assert_eq!(data, b"hello");
+    let mut back = [0u8; 5];
+    client.read_exact(&mut back).unwrap();
+    assert_eq!(&back, b"hello");
+
+    client.conn.send_close_notify();
+    client.flush().unwrap();
+    let clean = wait_for(&events, "end", |e| match e {
+        Event::End { clean, .. } => Some(*clean),
+        _ => None,
+    });
+    assert!(clean, "close_notify makes a clean end");
+    // The End event was dropped above, so the server ends its side: the client sees
+    // close_notify (read returns 0), not a reset.
+    let mut rest = Vec::new();
+    client.read_to_end(&mut rest).expect("clean close from the server");
+    assert!(rest.is_empty());
+    let had_error = wait_for(&events, "close", |e| match e {
+        Event::Close { socket, had_error } => {
+            assert_eq!(socket.id(), id);
+            Some(*had_error)
+        }
+        _ => None,
+    });
+    assert!(!had_error);
+    assert!(!socket.is_open());
+    assert!(!socket.write(b"late"), "writes after close are refused");
+
+    server.shutdown();
+    wait_for(&events, "closed", |e| matches!(e, Event::Closed).then_some(()));
+}

@@ -1,0 +1,183 @@
+//! Shared helpers for the integration tests: a server on 127.0.0.1:0 with the demo
+//! certificates, a rustls client that trusts the demo CA, and waiting on events with a
+//! timeout (never sleeping).
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tls_server::rustls;
+use tls_server::rustls::pki_types::pem::PemObject;
+use tls_server::rustls::pki_types::{CertificateDer, ServerName};
+use tls_server::{Event, Events, Server, ServerOptions};
+
+/// How long any single wait in a test may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+pub fn certs_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("certs")
+}
+
+pub fn cert(name: &str) -> PathBuf {
+    certs_dir().join(name)
+}
+
+/// Options with the demo certificate, on a free loopback port.
+pub fn options() -> ServerOptions {
+    ServerOptions::new()
+        .cert_file(cert("server.crt"))
+        .key_file(cert("server.key"))
+        .bind("127.0.0.1:0")
+}
+
+/// Binds with `options`, takes the event stream and consumes `Listening`.
+pub fn start(options: ServerOptions) -> (Server, Events, SocketAddr) {
+    let server = Server::bind(options).expect("server starts");
+    let events = server.events();
+    let addr = server.local_addr();
+    match events.recv_timeout(WAIT) {
+        Ok(Event::Listening { addr: a }) => assert_eq!(a, addr),
+        other => panic!("expected Listening first, got {other:?}"),
+    }
+    (server, events, addr)
+}
+
+/// Waits for the first event for which `pick` returns `Some`, skipping others. Panics
+/// with the events seen if none comes within [`WAIT`].
+pub fn wait_for<T>(events: &Events, what: &str, mut pick: impl FnMut(&Event) -> Option<T>) -> T {
+    let deadline = Instant::now() + WAIT;
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match events.recv_timeout(left) {
+            Ok(event) => {
+                if let Some(found) = pick(&event) {
+                    return found;
+                }
+                seen.push(event.name());
+            }
+            Err(e) => panic!("waiting for {what}: {e}; saw {seen:?}"),
+        }
+    }
+}
+
+/// Collects every event up to and including the first one `stop` accepts.
+pub fn collect_until(events: &Events, what: &str, mut stop: impl FnMut(&Event) -> bool) -> Vec<Event> {
+    let deadline = Instant::now() + WAIT;
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match events.recv_timeout(left) {
+            Ok(event) => {
+                let done = stop(&event);
+                seen.push(event);
+                if done {
+                    return seen;
+                }
+            }
+            Err(e) => panic!(
+                "waiting for {what}: {e}; saw {:?}",
+                seen.iter().map(|e| e.name()).collect::<Vec<_>>()
+            ),
+        }
+    }
+}
+
+pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(tls_server::Provider::default().crypto_provider())
+}
+
+/// A client config that trusts the demo CA, with the given versions.
+pub fn client_config_with(versions: &[&'static rustls::SupportedProtocolVersion]) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(cert("ca.crt")).expect("ca.crt readable") {
+        roots.add(c.expect("ca.crt parses")).expect("CA accepted");
+    }
+    Arc::new(
+        rustls::ClientConfig::builder_with_provider(provider())
+            .with_protocol_versions(versions)
+            .expect("versions ok")
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
+pub fn client_config() -> Arc<rustls::ClientConfig> {
+    client_config_with(rustls::DEFAULT_VERSIONS)
+}
+
+pub type Client = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
+
+/// A TLS client connected to `addr`, handshake completed, for the name `localhost`.
+pub fn connect(addr: SocketAddr) -> Client {
+    connect_with(addr, client_config())
+}
+
+pub fn connect_with(addr: SocketAddr, config: Arc<rustls::ClientConfig>) -> Client {
+    let tcp = TcpStream::connect(addr).expect("tcp connect");
+    tcp.set_read_timeout(Some(WAIT)).unwrap();
+    tcp.set_write_timeout(Some(WAIT)).unwrap();
+    let name = ServerName::try_from("localhost").unwrap();
+    let conn = rustls::ClientConnection::new(config, name).expect("client conn");
+    let mut client = rustls::StreamOwned::new(conn, tcp);
+    while client.conn.is_handshaking() {
+        client.conn.complete_io(&mut client.sock).expect("client handshake");
+    }
+    client
+}
+
+/// Tries a handshake and returns the client-side error, if any.
+pub fn try_handshake(addr: SocketAddr, config: Arc<rustls::ClientConfig>) -> Result<Client, std::io::Error> {
+    let tcp = TcpStream::connect(addr)?;
+    tcp.set_read_timeout(Some(WAIT))?;
+    let name = ServerName::try_from("localhost").unwrap();
+    let conn = rustls::ClientConnection::new(config, name).expect("client conn");
+    let mut client = rustls::StreamOwned::new(conn, tcp);
+    while client.conn.is_handshaking() {
+        client.conn.complete_io(&mut client.sock)?;
+    }
+    // TLS 1.3 servers report failures after the client's Finished: flush and read once.
+    client.flush()?;
+    Ok(client)
+}
+
+/// Writes `data` and reads back exactly as many bytes.
+pub fn echo_roundtrip(client: &mut Client, data: &[u8]) -> Vec<u8> {
+    client.write_all(data).expect("write");
+    client.flush().expect("flush");
+    let mut back = vec![0u8; data.len()];
+    client.read_exact(&mut back).expect("read echo");
+    back
+}
+
+/// Threads and open file descriptors of this process (Linux /proc).
+pub fn threads_and_fds() -> (usize, usize) {
+    let threads = std::fs::read_dir("/proc/self/task").map(|d| d.count()).unwrap_or(0);
+    let fds = std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0);
+    (threads, fds)
+}
+
+/// Polls `cond` (no sleeping beyond a yield) until it holds or [`WAIT`] passes.
+pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::yield_now();
+    }
+}
+
+/// Deterministic pseudo-random bytes (xorshift), different for each `seed`.
+pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
