@@ -90,7 +90,9 @@ fn parse_serve(parser: &mut lexopt::Parser) -> Result<Serve, Box<dyn std::error:
                 let versions = split(&list)
                     .map(|v| {
                         TlsVersion::parse(v).ok_or_else(|| {
-                            format!("--tls-versions: unknown version {v:?} — use 1.2, 1.3 or 1.2,1.3")
+                            format!(
+                                "--tls-versions: unknown version {v:?} — use 1.2, 1.3 or 1.2,1.3"
+                            )
                         })
                     })
                     .collect::<Result<Vec<_>, _>>()?;
@@ -116,7 +118,10 @@ fn parse_serve(parser: &mut lexopt::Parser) -> Result<Serve, Box<dyn std::error:
             Long("provider") => {
                 let name = parser.value()?.string()?;
                 let provider = Provider::parse(&name).ok_or_else(|| {
-                    format!("--provider: {name:?} is not built in — this binary has {}", Provider::default().name())
+                    format!(
+                        "--provider: {name:?} is not built in — this binary has {}",
+                        Provider::default().name()
+                    )
                 })?;
                 options = options.provider(provider);
             }
@@ -205,17 +210,17 @@ fn serve(cfg: Serve) -> Result<(), Box<dyn std::error::Error>> {
 /// to take our output (Node's `pipe()` back-pressure).
 fn echo(event: &Event) {
     match event {
-        Event::Data { socket, data } => {
-            if !socket.write(data) {
-                socket.pause();
-            }
-        }
+        Event::Data { socket, data } if !socket.write(data) => socket.pause(),
         Event::Drain(socket) => socket.resume(),
         Event::End { socket, clean, .. } => log::info!(
             "#{} {} ended{}",
             socket.id(),
             socket.remote_addr(),
-            if *clean { "" } else { " (TCP closed without close_notify)" }
+            if *clean {
+                ""
+            } else {
+                " (TCP closed without close_notify)"
+            }
         ),
         Event::Close { socket, had_error } => log::info!(
             "#{} {} closed{}",
@@ -250,14 +255,19 @@ fn event_json(event: &Event) -> String {
                 .opt_str("servername", i.server_name.as_deref())
                 .opt_str("alpn", i.alpn_protocol.as_deref())
                 .bool("resumed", i.resumed)
-                .num("handshake_ms", format!("{:.3}", i.handshake_duration.as_secs_f64() * 1000.0))
+                .num(
+                    "handshake_ms",
+                    format!("{:.3}", i.handshake_duration.as_secs_f64() * 1000.0),
+                )
         }
         Event::TlsClientError(e) => client_error_json(o, e),
         Event::Data { socket, data } => socket_fields(o, socket).num("bytes", data.len()),
         Event::Drain(s) => socket_fields(o, s),
         Event::End { socket, clean, .. } => socket_fields(o, socket).bool("clean", *clean),
         Event::Error { socket, error } => socket_fields(o, socket).str("error", error),
-        Event::Close { socket, had_error } => socket_fields(o, socket).bool("had_error", *had_error),
+        Event::Close { socket, had_error } => {
+            socket_fields(o, socket).bool("had_error", *had_error)
+        }
         Event::Refused { peer, reason } => o.str("peer", &peer.to_string()).str("reason", reason),
         Event::ServerError { error } => o.str("error", error),
         Event::Closed => o,
@@ -273,9 +283,15 @@ fn client_error_json(o: Obj, e: &TlsClientError) -> Obj {
         .str("cause", e.cause.name())
         .str("message", &e.message)
         .str("fix", &e.fix)
-        .opt_str("tls_error", e.tls_error.as_ref().map(|t| t.to_string()).as_deref())
+        .opt_str(
+            "tls_error",
+            e.tls_error.as_ref().map(|t| t.to_string()).as_deref(),
+        )
         .opt_str("alert_sent", e.alert_sent.as_deref())
         .opt_str("alert_received", e.alert_received.as_deref())
         .num("bytes_received", e.bytes_received)
-        .num("elapsed_ms", format!("{:.3}", e.elapsed.as_secs_f64() * 1000.0))
+        .num(
+            "elapsed_ms",
+            format!("{:.3}", e.elapsed.as_secs_f64() * 1000.0),
+        )
 }

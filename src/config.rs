@@ -37,17 +37,25 @@ pub(crate) fn build(options: &ServerOptions) -> Result<Arc<ServerConfig>, Error>
         ));
     }
     let cert = options.cert.as_ref().ok_or_else(|| {
-        Error::option("--cert", "no certificate given — pass a PEM certificate chain file (or bytes)")
+        Error::option(
+            "--cert",
+            "no certificate given — pass a PEM certificate chain file (or bytes)",
+        )
     })?;
     let key = options.key.as_ref().ok_or_else(|| {
-        Error::option("--key", "no private key given — pass the PEM private key file (or bytes) of the certificate")
+        Error::option(
+            "--key",
+            "no private key given — pass the PEM private key file (or bytes) of the certificate",
+        )
     })?;
     let certified = credentials::load_certified_key(cert, key, &provider)?;
     let provider = Arc::new(provider);
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&versions)?
         .with_no_client_auth()
-        .with_cert_resolver(Arc::new(SingleCertAndKey::from(certified_clone(&certified))));
+        .with_cert_resolver(Arc::new(SingleCertAndKey::from(certified_clone(
+            &certified,
+        ))));
     config.alpn_protocols = options.alpn.clone();
     config.session_storage = if options.session_cache_size == 0 {
         Arc::new(NoServerSessionStorage {})

@@ -188,7 +188,10 @@ impl Conn {
             st = self.state_cv.wait(st).unwrap_or_else(|e| e.into_inner());
         }
         if st.closed && st.had_error {
-            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "connection failed"));
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "connection failed",
+            ));
         }
         Ok(())
     }

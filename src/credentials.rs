@@ -102,7 +102,8 @@ pub(crate) fn load_certs(src: &Pem) -> Result<Vec<CertificateDer<'static>>, Erro
         let problem = if looks_like_der(&data) {
             format!("is DER (binary), but PEM text is expected — convert it: `openssl x509 -inform der -in {shown} -out {shown}.pem`")
         } else {
-            "holds no PEM block — a certificate file starts with \"-----BEGIN CERTIFICATE-----\"".to_string()
+            "holds no PEM block — a certificate file starts with \"-----BEGIN CERTIFICATE-----\""
+                .to_string()
         };
         return Err(Error::credential(label, problem));
     }
@@ -121,7 +122,10 @@ pub(crate) fn load_certs(src: &Pem) -> Result<Vec<CertificateDer<'static>>, Erro
     }
     let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&data).collect();
     let certs = certs.map_err(|e| {
-        Error::credential(&label, format!("has a damaged CERTIFICATE block ({e}) — re-export the certificate"))
+        Error::credential(
+            &label,
+            format!("has a damaged CERTIFICATE block ({e}) — re-export the certificate"),
+        )
     })?;
     Ok(certs)
 }
@@ -135,12 +139,15 @@ pub(crate) fn load_key(src: &Pem) -> Result<PrivateKeyDer<'static>, Error> {
         let problem = if looks_like_der(&data) {
             format!("is a DER (binary) key, but PEM text is expected — convert it: `openssl pkey -inform der -in {shown} -out {shown}.pem`")
         } else {
-            "holds no PEM block — a key file starts with \"-----BEGIN PRIVATE KEY-----\"".to_string()
+            "holds no PEM block — a key file starts with \"-----BEGIN PRIVATE KEY-----\""
+                .to_string()
         };
         return Err(Error::credential(label, problem));
     }
     let text = String::from_utf8_lossy(&data);
-    if labels.iter().any(|l| l == "ENCRYPTED PRIVATE KEY") || text.contains("Proc-Type: 4,ENCRYPTED") {
+    if labels.iter().any(|l| l == "ENCRYPTED PRIVATE KEY")
+        || text.contains("Proc-Type: 4,ENCRYPTED")
+    {
         return Err(Error::credential(
             label,
             format!("the private key is encrypted with a passphrase, which rustls cannot load — decrypt it (`openssl pkey -in {shown} -out {shown}.plain`, then protect that file with `chmod 600`)"),
@@ -148,9 +155,15 @@ pub(crate) fn load_key(src: &Pem) -> Result<PrivateKeyDer<'static>, Error> {
     }
     if !labels.iter().any(|l| is_key_label(l)) {
         let problem = if labels.iter().any(|l| l.contains("CERTIFICATE")) {
-            format!("contains a {}, not a PRIVATE KEY — are --cert and --key swapped?", labels[0])
+            format!(
+                "contains a {}, not a PRIVATE KEY — are --cert and --key swapped?",
+                labels[0]
+            )
         } else {
-            format!("contains a {} block but no PRIVATE KEY — pass the server's private key (PEM)", labels[0])
+            format!(
+                "contains a {} block but no PRIVATE KEY — pass the server's private key (PEM)",
+                labels[0]
+            )
         };
         return Err(Error::credential(label, problem));
     }

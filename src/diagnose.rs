@@ -325,7 +325,8 @@ fn identify_protocol(b: &[u8]) -> (String, String) {
     if HTTP.iter().any(|m| text.starts_with(m)) {
         (
             "plain HTTP".into(),
-            "use https:// (not http://) for this port, or send plain HTTP to the plain-HTTP port".into(),
+            "use https:// (not http://) for this port, or send plain HTTP to the plain-HTTP port"
+                .into(),
         )
     } else if text.starts_with("SSH-") {
         (
@@ -348,7 +349,8 @@ fn identify_protocol(b: &[u8]) -> (String, String) {
     } else {
         (
             "bytes that are not a TLS record".into(),
-            "the client must speak TLS on this port; check that it is the right port and protocol".into(),
+            "the client must speak TLS on this port; check that it is the right port and protocol"
+                .into(),
         )
     }
 }
@@ -388,8 +390,14 @@ mod tests {
     #[test]
     fn protocols_are_named() {
         assert_eq!(identify_protocol(b"GET / HTTP/1.1\r\n").0, "plain HTTP");
-        assert_eq!(identify_protocol(b"SSH-2.0-OpenSSH_9.2\r\n").0, "an SSH banner");
-        assert_eq!(identify_protocol(&[0xde, 0xad, 0xbe, 0xef]).0, "bytes that are not a TLS record");
+        assert_eq!(
+            identify_protocol(b"SSH-2.0-OpenSSH_9.2\r\n").0,
+            "an SSH banner"
+        );
+        assert_eq!(
+            identify_protocol(&[0xde, 0xad, 0xbe, 0xef]).0,
+            "bytes that are not a TLS record"
+        );
         assert_eq!(printable(b"GET /\r\n\x01", 48), "\"GET /\\r\\n\\x01\"");
     }
 }

@@ -48,7 +48,7 @@ pub enum Event {
     /// The handshake failed or never finished (bad bytes, timeout, no common version, ...).
     /// Exactly one per failed handshake, after the TLS alert (if any) was written. Nothing
     /// follows for that connection. Node: `'tlsClientError'`.
-    TlsClientError(TlsClientError),
+    TlsClientError(Box<TlsClientError>),
     /// Decrypted bytes from the peer. Node: the socket's `'data'`.
     ///
     /// The connection reads no further while more than
@@ -249,7 +249,9 @@ fn log_event(event: &Event) {
         Event::TlsClientError(e) => log::warn!("{e}"),
         Event::Refused { peer, reason } => log::warn!("refused {peer}: {reason}"),
         Event::ServerError { error } => log::error!("{error}"),
-        Event::Error { socket, error } => log::warn!("#{} {}: {error}", socket.id(), socket.remote_addr()),
+        Event::Error { socket, error } => {
+            log::warn!("#{} {}: {error}", socket.id(), socket.remote_addr())
+        }
         _ => {}
     }
 }

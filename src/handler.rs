@@ -164,10 +164,18 @@ pub(crate) fn run<H: Handler + ?Sized>(events: &Events, handler: &mut H) {
         let last = matches!(event, Event::Closed);
         let outcome = catch_unwind(AssertUnwindSafe(|| dispatch(handler, &event)));
         if let Err(panic) = outcome {
-            let why = format!("handler panicked on {}: {}", event.name(), panic_message(&panic));
+            let why = format!(
+                "handler panicked on {}: {}",
+                event.name(),
+                panic_message(&panic)
+            );
             match event.socket() {
                 Some(socket) => {
-                    log::error!("#{} {}: {why}; closing this connection", socket.id(), socket.remote_addr());
+                    log::error!(
+                        "#{} {}: {why}; closing this connection",
+                        socket.id(),
+                        socket.remote_addr()
+                    );
                     socket.mark_error();
                     let _ = catch_unwind(AssertUnwindSafe(|| handler.on_error(socket, &why)));
                     socket.destroy();

@@ -152,7 +152,9 @@ impl Handshake<'_> {
             if left.is_zero() {
                 return Err(Failure::Timeout);
             }
-            self.sock.set_read_timeout(Some(left)).map_err(Failure::Io)?;
+            self.sock
+                .set_read_timeout(Some(left))
+                .map_err(Failure::Io)?;
             match (&*self.sock).read(buf) {
                 Ok(0) => return Err(Failure::PeerClosed),
                 Ok(n) => {
@@ -186,7 +188,9 @@ impl Handshake<'_> {
             if left.is_zero() {
                 return Err(Failure::Timeout);
             }
-            self.sock.set_write_timeout(Some(left)).map_err(Failure::Io)?;
+            self.sock
+                .set_write_timeout(Some(left))
+                .map_err(Failure::Io)?;
             match (&*self.sock).write_all(&out) {
                 Ok(()) => self.sent_any = true,
                 Err(e)

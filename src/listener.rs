@@ -67,8 +67,13 @@ fn shutdown(shared: &Shared) {
             shared.pool.active()
         );
         stop_all(shared, true);
-        if !shared.pool.wait_idle(Instant::now() + Duration::from_secs(5)) {
-            log::error!("connection threads did not finish; a stream handler may be ignoring errors");
+        if !shared
+            .pool
+            .wait_idle(Instant::now() + Duration::from_secs(5))
+        {
+            log::error!(
+                "connection threads did not finish; a stream handler may be ignoring errors"
+            );
         }
     }
     shared.pool.close();

@@ -19,7 +19,9 @@ pub enum Provider {
 }
 
 #[cfg(not(any(feature = "aws-lc-rs", feature = "ring")))]
-compile_error!("tls-server needs a crypto provider: enable the `aws-lc-rs` (default) or `ring` feature");
+compile_error!(
+    "tls-server needs a crypto provider: enable the `aws-lc-rs` (default) or `ring` feature"
+);
 
 impl Default for Provider {
     fn default() -> Self {

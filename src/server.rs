@@ -86,7 +86,10 @@ impl Shared {
     fn wait_finished(&self) {
         let mut done = self.finished.lock().unwrap_or_else(|e| e.into_inner());
         while !*done {
-            done = self.finished_cv.wait(done).unwrap_or_else(|e| e.into_inner());
+            done = self
+                .finished_cv
+                .wait(done)
+                .unwrap_or_else(|e| e.into_inner());
         }
     }
 }
@@ -174,7 +177,10 @@ impl Server {
             handshake_timeout: options.handshake_timeout,
             grace_period: options.grace_period,
             mode,
-            pool: Arc::new(Pool::new(options.max_connections, options.thread_stack_size)),
+            pool: Arc::new(Pool::new(
+                options.max_connections,
+                options.thread_stack_size,
+            )),
             timers,
             next_id: AtomicU64::new(1),
             stopping: AtomicBool::new(false),

@@ -91,11 +91,6 @@ impl Write for TlsStream {
 pub(crate) fn finish(conn: &Arc<Conn>) -> bool {
     conn.end();
     let mut buf = vec![0u8; READ_BUF];
-    loop {
-        match conn.read_some(&mut buf) {
-            ReadOutcome::Chunk(_, None) => {}
-            _ => break,
-        }
-    }
+    while let ReadOutcome::Chunk(_, None) = conn.read_some(&mut buf) {}
     conn.finish(false)
 }

@@ -31,7 +31,7 @@ pub(crate) fn serve(shared: &Shared, sock: TcpStream, id: u64, peer: SocketAddr,
         Err(failed) => {
             shared.tracked().remove(&id);
             let error = diagnose::explain(id, peer, local, failed, shared.handshake_timeout);
-            shared.events.send(Event::TlsClientError(error));
+            shared.events.send(Event::TlsClientError(Box::new(error)));
             return;
         }
     };
@@ -59,7 +59,9 @@ pub(crate) fn serve(shared: &Shared, sock: TcpStream, id: u64, peer: SocketAddr,
         Mode::Stream(handler) => {
             let socket = conn.socket();
             shared.events.send(Event::SecureConnection(socket.clone()));
-            let run = catch_unwind(AssertUnwindSafe(|| handler(stream::TlsStream::new(conn.clone()))));
+            let run = catch_unwind(AssertUnwindSafe(|| {
+                handler(stream::TlsStream::new(conn.clone()))
+            }));
             if let Err(panic) = run {
                 let why = format!("stream handler panicked: {}", panic_message(&panic));
                 log::error!("#{id} {peer}: {why}");

@@ -55,7 +55,9 @@ fn one_connection_produces_its_events_in_order() {
     // The End event was dropped above, so the server ends its side: the client sees
     // close_notify (read returns 0), not a reset.
     let mut rest = Vec::new();
-    client.read_to_end(&mut rest).expect("clean close from the server");
+    client
+        .read_to_end(&mut rest)
+        .expect("clean close from the server");
     assert!(rest.is_empty());
     let had_error = wait_for(&events, "close", |e| match e {
         Event::Close { socket, had_error } => {
@@ -69,5 +71,7 @@ fn one_connection_produces_its_events_in_order() {
     assert!(!socket.write(b"late"), "writes after close are refused");
 
     server.shutdown();
-    wait_for(&events, "closed", |e| matches!(e, Event::Closed).then_some(()));
+    wait_for(&events, "closed", |e| {
+        matches!(e, Event::Closed).then_some(())
+    });
 }

@@ -65,7 +65,11 @@ pub fn wait_for<T>(events: &Events, what: &str, mut pick: impl FnMut(&Event) -> 
 }
 
 /// Collects every event up to and including the first one `stop` accepts.
-pub fn collect_until(events: &Events, what: &str, mut stop: impl FnMut(&Event) -> bool) -> Vec<Event> {
+pub fn collect_until(
+    events: &Events,
+    what: &str,
+    mut stop: impl FnMut(&Event) -> bool,
+) -> Vec<Event> {
     let deadline = Instant::now() + WAIT;
     let mut seen = Vec::new();
     loop {
@@ -91,7 +95,9 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 }
 
 /// A client config that trusts the demo CA, with the given versions.
-pub fn client_config_with(versions: &[&'static rustls::SupportedProtocolVersion]) -> Arc<rustls::ClientConfig> {
+pub fn client_config_with(
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Arc<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
     for c in CertificateDer::pem_file_iter(cert("ca.crt")).expect("ca.crt readable") {
         roots.add(c.expect("ca.crt parses")).expect("CA accepted");
@@ -124,13 +130,19 @@ pub fn connect_with(addr: SocketAddr, config: Arc<rustls::ClientConfig>) -> Clie
     let conn = rustls::ClientConnection::new(config, name).expect("client conn");
     let mut client = rustls::StreamOwned::new(conn, tcp);
     while client.conn.is_handshaking() {
-        client.conn.complete_io(&mut client.sock).expect("client handshake");
+        client
+            .conn
+            .complete_io(&mut client.sock)
+            .expect("client handshake");
     }
     client
 }
 
 /// Tries a handshake and returns the client-side error, if any.
-pub fn try_handshake(addr: SocketAddr, config: Arc<rustls::ClientConfig>) -> Result<Client, std::io::Error> {
+pub fn try_handshake(
+    addr: SocketAddr,
+    config: Arc<rustls::ClientConfig>,
+) -> Result<Client, std::io::Error> {
     let tcp = TcpStream::connect(addr)?;
     tcp.set_read_timeout(Some(WAIT))?;
     let name = ServerName::try_from("localhost").unwrap();
@@ -155,8 +167,12 @@ pub fn echo_roundtrip(client: &mut Client, data: &[u8]) -> Vec<u8> {
 
 /// Threads and open file descriptors of this process (Linux /proc).
 pub fn threads_and_fds() -> (usize, usize) {
-    let threads = std::fs::read_dir("/proc/self/task").map(|d| d.count()).unwrap_or(0);
-    let fds = std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0);
+    let threads = std::fs::read_dir("/proc/self/task")
+        .map(|d| d.count())
+        .unwrap_or(0);
+    let fds = std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0);
     (threads, fds)
 }
 
