@@ -230,7 +230,11 @@ impl EventSender {
                 tx,
                 wanted: wanted.clone(),
             },
-            Events { rx, wanted },
+            Events {
+                rx,
+                wanted,
+                done: Arc::new(AtomicBool::new(false)),
+            },
         )
     }
 
@@ -263,6 +267,8 @@ fn log_event(event: &Event) {
 pub struct Events {
     rx: Receiver<Event>,
     wanted: Arc<AtomicBool>,
+    /// `Closed` has been received: every later call returns `Err(Closed)` at once.
+    done: Arc<AtomicBool>,
 }
 
 /// Why no event was returned.
@@ -290,30 +296,50 @@ impl Events {
         self.wanted.store(true, Ordering::Relaxed);
     }
 
-    /// Waits for the next event. `Err(Closed)` once the server is gone.
+    fn seen(&self, event: Result<Event, RecvError>) -> Result<Event, RecvError> {
+        if let Ok(Event::Closed) = event {
+            self.done.store(true, Ordering::SeqCst);
+        }
+        event
+    }
+
+    fn finished(&self) -> bool {
+        self.done.load(Ordering::SeqCst)
+    }
+
+    /// Waits for the next event. `Err(Closed)` after [`Event::Closed`] was received.
     pub fn recv(&self) -> Result<Event, RecvError> {
-        self.rx.recv().map_err(|_| RecvError::Closed)
+        if self.finished() {
+            return Err(RecvError::Closed);
+        }
+        self.seen(self.rx.recv().map_err(|_| RecvError::Closed))
     }
 
     /// The next event if one is waiting.
     pub fn try_recv(&self) -> Result<Event, RecvError> {
-        self.rx.try_recv().map_err(|e| match e {
+        if self.finished() {
+            return Err(RecvError::Closed);
+        }
+        self.seen(self.rx.try_recv().map_err(|e| match e {
             TryRecvError::Empty => RecvError::Empty,
             TryRecvError::Disconnected => RecvError::Closed,
-        })
+        }))
     }
 
     /// Waits at most `timeout` for the next event.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Event, RecvError> {
-        self.rx.recv_timeout(timeout).map_err(|e| match e {
+        if self.finished() {
+            return Err(RecvError::Closed);
+        }
+        self.seen(self.rx.recv_timeout(timeout).map_err(|e| match e {
             RecvTimeoutError::Timeout => RecvError::Empty,
             RecvTimeoutError::Disconnected => RecvError::Closed,
-        })
+        }))
     }
 
-    /// Events as an iterator that ends when the server is gone.
+    /// Events as an iterator that ends after [`Event::Closed`].
     pub fn iter(&self) -> impl Iterator<Item = Event> + '_ {
-        self.rx.iter()
+        std::iter::from_fn(move || self.recv().ok())
     }
 }
 
@@ -321,16 +347,16 @@ impl IntoIterator for Events {
     type Item = Event;
     type IntoIter = IntoIter;
     fn into_iter(self) -> IntoIter {
-        IntoIter(self.rx.into_iter())
+        IntoIter(self)
     }
 }
 
-/// The owning iterator over [`Events`]; ends when the server is gone.
-pub struct IntoIter(crossbeam_channel::IntoIter<Event>);
+/// The owning iterator over [`Events`]; ends after [`Event::Closed`].
+pub struct IntoIter(Events);
 
 impl Iterator for IntoIter {
     type Item = Event;
     fn next(&mut self) -> Option<Event> {
-        self.0.next()
+        self.0.recv().ok()
     }
 }

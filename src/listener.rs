@@ -46,7 +46,8 @@ pub(crate) fn run(listener: TcpListener, shared: Arc<Shared>, timer_thread: Join
     }
     drop(listener);
     shutdown(&shared);
-    drop(timer_thread);
+    shared.timers.stop();
+    let _ = timer_thread.join();
     shared.events.send(Event::Closed);
     log::info!("server closed");
     shared.mark_finished();

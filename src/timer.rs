@@ -37,11 +37,16 @@ impl Ord for Entry {
 /// Schedules `destroy()` of a connection at a deadline. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Timers {
-    tx: Sender<(Instant, Weak<Conn>)>,
+    tx: Sender<Msg>,
+}
+
+enum Msg {
+    DestroyAt(Instant, Weak<Conn>),
+    Stop,
 }
 
 impl Timers {
-    /// Starts the timer thread; it ends when every `Timers` clone is dropped.
+    /// Starts the timer thread; it ends on [`stop`](Self::stop).
     pub(crate) fn start() -> std::io::Result<(Timers, JoinHandle<()>)> {
         let (tx, rx) = crossbeam_channel::unbounded();
         let handle = std::thread::Builder::new()
@@ -53,11 +58,16 @@ impl Timers {
 
     /// Destroys `conn` at `at` unless it has closed by then.
     pub(crate) fn destroy_at(&self, at: Instant, conn: Weak<Conn>) {
-        let _ = self.tx.send((at, conn));
+        let _ = self.tx.send(Msg::DestroyAt(at, conn));
+    }
+
+    /// Ends the timer thread; pending deadlines are dropped.
+    pub(crate) fn stop(&self) {
+        let _ = self.tx.send(Msg::Stop);
     }
 }
 
-fn run(rx: Receiver<(Instant, Weak<Conn>)>) {
+fn run(rx: Receiver<Msg>) {
     let mut heap: BinaryHeap<Reverse<Entry>> = BinaryHeap::new();
     let mut seq = 0u64;
     loop {
@@ -73,12 +83,12 @@ fn run(rx: Receiver<(Instant, Weak<Conn>)>) {
             None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
         };
         match next {
-            Ok((at, conn)) => {
+            Ok(Msg::DestroyAt(at, conn)) => {
                 seq += 1;
                 heap.push(Reverse(Entry { at, seq, conn }));
             }
+            Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => return,
             Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => return,
         }
     }
 }
