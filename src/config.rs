@@ -6,7 +6,7 @@ use rustls::server::{NoServerSessionStorage, ServerSessionMemoryCache};
 use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::ServerConfig;
 
-use crate::credentials::{self, Pem};
+use crate::credentials;
 use crate::options::{ServerOptions, TlsVersion};
 use crate::Error;
 
@@ -86,13 +86,4 @@ fn protocol_versions(
         out.push(&rustls::version::TLS12);
     }
     Ok(out)
-}
-
-/// For messages: the file a [`Pem`] came from.
-#[allow(dead_code)]
-pub(crate) fn describe(pem: &Pem) -> String {
-    match pem {
-        Pem::File(p) => p.display().to_string(),
-        Pem::Bytes { label, .. } => label.clone(),
-    }
 }

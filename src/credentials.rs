@@ -221,3 +221,27 @@ fn mismatch(cert: &Pem, key: &Pem, certified: &CertifiedKey) -> Error {
     };
     Error::credential(cert.label(), problem)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Tests run as root in CI, where permission bits do not stop reads; the message is
+    // checked here from the error kind itself.
+    #[test]
+    fn permission_denied_names_the_file_and_the_fix() {
+        let e = io::Error::from(io::ErrorKind::PermissionDenied);
+        let msg = read_error(Path::new("/etc/tls/server.key"), "private key", &e).to_string();
+        assert!(
+            msg.starts_with("/etc/tls/server.key: no permission to read the private key file"),
+            "{msg}"
+        );
+        assert!(msg.contains("ls -l /etc/tls/server.key"), "{msg}");
+    }
+
+    #[test]
+    fn labels_are_listed_in_order() {
+        let pem = b"-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n-----BEGIN PRIVATE KEY-----\n";
+        assert_eq!(pem_labels(pem), ["CERTIFICATE", "PRIVATE KEY"]);
+    }
+}
