@@ -18,7 +18,11 @@ struct LogStream {
 
 impl Write for LogStream {
     fn write(&mut self, chunk: &[u8]) -> io::Result<usize> {
-        println!("#{} data from the secure connection (pipe): {}", self.id, String::from_utf8_lossy(chunk).trim_end());
+        println!(
+            "#{} data from the secure connection (pipe): {}",
+            self.id,
+            String::from_utf8_lossy(chunk).trim_end()
+        );
         Ok(chunk.len())
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -28,13 +32,24 @@ impl Write for LogStream {
 
 fn serve(mut stream: TlsStream) {
     let socket = stream.socket();
-    println!("#{} secure connection ({} {})", socket.id(), socket.protocol(), socket.cipher());
-    if stream.write_all(b"Sending secure data from the server.\n").is_err() {
+    println!(
+        "#{} secure connection ({} {})",
+        socket.id(),
+        socket.protocol(),
+        socket.cipher()
+    );
+    if stream
+        .write_all(b"Sending secure data from the server.\n")
+        .is_err()
+    {
         return;
     }
     let mut log = LogStream { id: socket.id() };
     match io::copy(&mut stream, &mut log) {
-        Ok(n) => println!("#{} secure connection closed after {n} bytes (pipe)", socket.id()),
+        Ok(n) => println!(
+            "#{} secure connection closed after {n} bytes (pipe)",
+            socket.id()
+        ),
         Err(e) => println!("#{} connection failed: {e}", socket.id()),
     }
 }

@@ -27,21 +27,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             // Node: the tls.createServer callback ('connection'), before any TLS byte.
             .on_connection(|id, peer| println!("#{id} plain TCP connection from {peer}"))
             .on_secure_connection(|socket| {
-                println!("#{} secure connection: {}", socket.id(), socket.remote_addr());
+                println!(
+                    "#{} secure connection: {}",
+                    socket.id(),
+                    socket.remote_addr()
+                );
                 println!("   TLS version: {}", socket.protocol());
                 println!("   cipher suite: {}", socket.cipher());
                 println!("   key exchange: {}", socket.group().unwrap_or("-"));
                 println!("   SNI: {}", socket.server_name().unwrap_or("(none)"));
             })
             .on_data(|socket, data| {
-                println!("#{} received: {}", socket.id(), String::from_utf8_lossy(data).trim_end());
+                println!(
+                    "#{} received: {}",
+                    socket.id(),
+                    String::from_utf8_lossy(data).trim_end()
+                );
                 socket.write(b"secure reply: ");
                 socket.write(data);
             })
             .on_end(|socket| println!("#{} the client ended the connection", socket.id()))
             .on_tls_client_error(|e| println!("handshake failed: {e}"))
             .on_close(|socket, had_error| {
-                println!("#{} closed{}", socket.id(), if had_error { " after an error" } else { "" })
+                println!(
+                    "#{} closed{}",
+                    socket.id(),
+                    if had_error { " after an error" } else { "" }
+                )
             }),
     );
     Ok(())
