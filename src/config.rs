@@ -10,10 +10,20 @@ use crate::credentials;
 use crate::options::{ServerOptions, TlsVersion};
 use crate::Error;
 
+/// A validated configuration, with what we know of our own certificate.
+pub(crate) struct Built {
+    pub config: Arc<ServerConfig>,
+    /// The certificate key's algorithm (`ECDSA`, `RSA`, `ED25519`), when we loaded it.
+    pub key_algorithm: Option<String>,
+}
+
 /// Builds the rustls configuration, or explains in one sentence what is wrong.
-pub(crate) fn build(options: &ServerOptions) -> Result<Arc<ServerConfig>, Error> {
+pub(crate) fn build(options: &ServerOptions) -> Result<Built, Error> {
     if let Some(config) = &options.server_config {
-        return Ok(config.clone());
+        return Ok(Built {
+            config: config.clone(),
+            key_algorithm: None,
+        });
     }
     let mut provider = options.provider.crypto_provider();
     if let Some(names) = &options.cipher_suites {
@@ -49,6 +59,7 @@ pub(crate) fn build(options: &ServerOptions) -> Result<Arc<ServerConfig>, Error>
         )
     })?;
     let certified = credentials::load_certified_key(cert, key, &provider)?;
+    let key_algorithm = format!("{:?}", certified.key.algorithm());
     let provider = Arc::new(provider);
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&versions)?
@@ -62,7 +73,10 @@ pub(crate) fn build(options: &ServerOptions) -> Result<Arc<ServerConfig>, Error>
     } else {
         ServerSessionMemoryCache::new(options.session_cache_size)
     };
-    Ok(Arc::new(config))
+    Ok(Built {
+        config: Arc::new(config),
+        key_algorithm: Some(key_algorithm),
+    })
 }
 
 fn certified_clone(key: &Arc<CertifiedKey>) -> CertifiedKey {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::sign::CertifiedKey;
 
@@ -88,6 +88,41 @@ fn is_key_label(label: &str) -> bool {
     label.ends_with("PRIVATE KEY")
 }
 
+/// The key labels rustls reads: PKCS#8, PKCS#1 and SEC1.
+fn is_supported_key_label(label: &str) -> bool {
+    matches!(label, "PRIVATE KEY" | "RSA PRIVATE KEY" | "EC PRIVATE KEY")
+}
+
+/// A `-----BEGIN` line with leading white space (PEM pasted from YAML, JSON, an e-mail):
+/// we see its label, but the PEM parser skips it.
+fn has_indented_begin(data: &[u8]) -> bool {
+    String::from_utf8_lossy(data).lines().any(|line| {
+        let trimmed = line.trim_start();
+        trimmed.len() != line.len() && trimmed.starts_with("-----BEGIN ")
+    })
+}
+
+const INDENTED: &str = "has its \"-----BEGIN\" line indented — PEM lines must start at the beginning of the line; remove the leading spaces";
+
+/// A PEM parse error in words: rustls-pki-types prints the missing marker as a list of bytes
+/// and an empty result as "no items found".
+fn pem_problem(e: &pem::Error) -> String {
+    match e {
+        pem::Error::MissingSectionEnd { end_marker } => format!(
+            "has no \"-----END {}-----\" line — the file looks truncated; copy it again",
+            String::from_utf8_lossy(end_marker)
+        ),
+        pem::Error::IllegalSectionStart { line } => format!(
+            "has a malformed \"-----BEGIN\" line ({:?})",
+            String::from_utf8_lossy(line)
+        ),
+        pem::Error::Base64Decode(e) => {
+            format!("has a block that is not valid base64 ({e}) — was it damaged when copied? Export it again")
+        }
+        other => format!("cannot be read as PEM ({other})"),
+    }
+}
+
 /// A DER file starts with an ASN.1 SEQUENCE tag (0x30) and is not text.
 fn looks_like_der(data: &[u8]) -> bool {
     data.first() == Some(&0x30) && data.iter().take(64).any(|b| !b.is_ascii())
@@ -121,12 +156,16 @@ pub(crate) fn load_certs(src: &Pem) -> Result<Vec<CertificateDer<'static>>, Erro
         return Err(Error::credential(label, problem));
     }
     let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&data).collect();
-    let certs = certs.map_err(|e| {
-        Error::credential(
-            &label,
-            format!("has a damaged CERTIFICATE block ({e}) — re-export the certificate"),
-        )
-    })?;
+    let certs = certs.map_err(|e| Error::credential(&label, pem_problem(&e)))?;
+    if certs.is_empty() {
+        let problem = if has_indented_begin(&data) {
+            INDENTED.to_string()
+        } else {
+            "has a CERTIFICATE label but no readable certificate block — re-export the certificate"
+                .to_string()
+        };
+        return Err(Error::credential(label, problem));
+    }
     Ok(certs)
 }
 
@@ -167,8 +206,28 @@ pub(crate) fn load_key(src: &Pem) -> Result<PrivateKeyDer<'static>, Error> {
         };
         return Err(Error::credential(label, problem));
     }
+    if !labels.iter().any(|l| is_supported_key_label(l)) {
+        let first = labels
+            .iter()
+            .find(|l| is_key_label(l))
+            .unwrap_or(&labels[0]);
+        let how = if first == "OPENSSH PRIVATE KEY" {
+            format!("an SSH key is not a TLS key; if it really is the certificate's key, convert a copy with `ssh-keygen -p -m PKCS8 -f {shown}`")
+        } else {
+            format!("convert it with `openssl pkey -in {shown} -out {shown}.pem` if its type is supported")
+        };
+        return Err(Error::credential(
+            label,
+            format!("holds a key in the \"{first}\" format, which rustls cannot read — expected PKCS#8 (\"PRIVATE KEY\"), PKCS#1 (\"RSA PRIVATE KEY\") or SEC1 (\"EC PRIVATE KEY\"); {how}"),
+        ));
+    }
     PrivateKeyDer::from_pem_slice(&data).map_err(|e| {
-        Error::credential(label, format!("has a private key block that cannot be read ({e}) — expected PKCS#8 (\"PRIVATE KEY\"), PKCS#1 (\"RSA PRIVATE KEY\") or SEC1 (\"EC PRIVATE KEY\")"))
+        let problem = match e {
+            pem::Error::NoItemsFound if has_indented_begin(&data) => INDENTED.to_string(),
+            pem::Error::NoItemsFound => "has no private key block that can be read — expected PKCS#8 (\"PRIVATE KEY\"), PKCS#1 (\"RSA PRIVATE KEY\") or SEC1 (\"EC PRIVATE KEY\")".to_string(),
+            e => pem_problem(&e),
+        };
+        Error::credential(label, problem)
     })
 }
 
@@ -210,7 +269,12 @@ fn mismatch(cert: &Pem, key: &Pem, certified: &CertifiedKey) -> Error {
     });
     let cert_name = cert.label().display().to_string();
     let key_name = key.label().display().to_string();
+    let issued_by = |i: usize| issued(&certified.cert[i], &certified.cert[0]);
     let problem = match other {
+        Some(i) if issued_by(i) => format!(
+            "the private key {key_name} belongs to certificate #{} in this file, which issued the first (server) certificate — the chain is in the right order, but this is the CA's key: pass the server's own key",
+            i + 1
+        ),
         Some(i) => format!(
             "the private key {key_name} matches certificate #{} in this file, not the first one — put the server (leaf) certificate first, then its intermediates",
             i + 1
@@ -220,6 +284,15 @@ fn mismatch(cert: &Pem, key: &Pem, certified: &CertifiedKey) -> Error {
         ),
     };
     Error::credential(cert.label(), problem)
+}
+
+/// Whether `issuer` issued `cert` (its subject is `cert`'s issuer name).
+fn issued(issuer: &[u8], cert: &[u8]) -> bool {
+    use x509_parser::prelude::*;
+    match (parse_x509_certificate(issuer), parse_x509_certificate(cert)) {
+        (Ok((_, issuer)), Ok((_, cert))) => issuer.subject().as_raw() == cert.issuer().as_raw(),
+        _ => false,
+    }
 }
 
 #[cfg(test)]

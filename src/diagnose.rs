@@ -7,9 +7,70 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use rustls::{AlertDescription, Error as TlsError, PeerIncompatible};
+use rustls::{
+    AlertDescription, Error as TlsError, PeerIncompatible, ProtocolVersion, ServerConfig,
+};
 
+use crate::client_hello::ClientHello;
 use crate::handshake::{Failed, Failure, Phase};
+use crate::provider::{group_name, suite_name};
+
+/// Our side of each negotiation, kept to explain failures against what the client offered.
+pub(crate) struct Settings {
+    versions: Vec<String>,
+    suites: Vec<String>,
+    groups: Vec<String>,
+    alpn: Vec<String>,
+    key_algorithm: Option<String>,
+    handshake_timeout: Duration,
+}
+
+impl Settings {
+    /// `versions`: the ones we enabled, or `None` for a ready-made config (then the
+    /// versions its cipher suites cover are shown).
+    pub(crate) fn new(
+        config: &ServerConfig,
+        versions: Option<&[crate::TlsVersion]>,
+        key_algorithm: Option<String>,
+        handshake_timeout: Duration,
+    ) -> Settings {
+        let provider = config.crypto_provider();
+        let versions = match versions {
+            Some(v) => {
+                let mut v = v.to_vec();
+                v.sort_unstable_by(|a, b| b.cmp(a));
+                v.dedup();
+                v.into_iter().map(|v| v.name().to_string()).collect()
+            }
+            None => [ProtocolVersion::TLSv1_3, ProtocolVersion::TLSv1_2]
+                .into_iter()
+                .filter(|v| {
+                    provider
+                        .cipher_suites
+                        .iter()
+                        .any(|s| s.version().version == *v)
+                })
+                .map(|v| crate::client_hello::version_name(u16::from(v)))
+                .collect(),
+        };
+        Settings {
+            versions,
+            suites: provider.cipher_suites.iter().map(suite_name).collect(),
+            groups: provider
+                .kx_groups
+                .iter()
+                .map(|g| group_name(g.name()))
+                .collect(),
+            alpn: config
+                .alpn_protocols
+                .iter()
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+                .collect(),
+            key_algorithm,
+            handshake_timeout,
+        }
+    }
+}
 
 /// What kind of failure a [`TlsClientError`] is. Stable names for logs and JSON via
 /// [`Cause::name`].
@@ -94,6 +155,8 @@ pub struct TlsClientError {
     pub alert_sent: Option<String>,
     /// The alert the client sent, if any.
     pub alert_received: Option<String>,
+    /// What the client offered, when its ClientHello arrived whole.
+    pub offered: Option<ClientHello>,
     /// The first bytes the client sent (up to 4 KiB).
     pub first_bytes: Vec<u8>,
     /// How many bytes the client sent in all.
@@ -132,8 +195,9 @@ pub(crate) fn explain(
     peer: SocketAddr,
     local: SocketAddr,
     failed: Failed,
-    handshake_timeout: Duration,
+    ours: &Settings,
 ) -> TlsClientError {
+    let handshake_timeout = ours.handshake_timeout;
     let Failed {
         failure,
         phase,
@@ -143,6 +207,7 @@ pub(crate) fn explain(
         elapsed,
     } = failed;
     let not_tls = !first_bytes.is_empty() && !looks_like_tls(&first_bytes);
+    let offered = ClientHello::parse(&first_bytes);
     let (cause, message, fix): (Cause, String, String) = match &failure {
         _ if not_tls && !matches!(failure, Failure::Shutdown) => {
             let (what, fix) = identify_protocol(&first_bytes);
@@ -199,7 +264,7 @@ pub(crate) fn explain(
             format!("socket error during the handshake: {e}"),
             "check the network between client and server".into(),
         ),
-        Failure::Tls(e) => explain_tls(e),
+        Failure::Tls(e) => explain_tls(e, offered.as_ref(), ours),
     };
     let alert_received = match &failure {
         Failure::Tls(TlsError::AlertReceived(a)) => Some(format!("{a:?}")),
@@ -222,36 +287,86 @@ pub(crate) fn explain(
         fix,
         alert_sent: alert_sent.map(|a| format!("{a:?}")),
         alert_received,
+        offered,
         first_bytes,
         bytes_received,
         elapsed,
     }
 }
 
-fn explain_tls(e: &TlsError) -> (Cause, String, String) {
+/// `a, b, c` — or `(none)`; long lists are cut after 12 items.
+fn list(items: &[String]) -> String {
+    if items.is_empty() {
+        return "(none)".into();
+    }
+    let mut s = items
+        .iter()
+        .take(12)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if items.len() > 12 {
+        s.push_str(&format!(", … ({} in all)", items.len()));
+    }
+    s
+}
+
+/// "the client offered X; we accept Y", or just "we accept Y" if we could not read X.
+fn versus(what: &str, theirs: Option<&Vec<String>>, ours: &[String]) -> String {
+    match theirs {
+        Some(t) => format!(
+            "the client offered {what} {}; we accept {}",
+            list(t),
+            list(ours)
+        ),
+        None => format!("we accept {what} {}", list(ours)),
+    }
+}
+
+fn explain_tls(
+    e: &TlsError,
+    offered: Option<&ClientHello>,
+    ours: &Settings,
+) -> (Cause, String, String) {
     match e {
         TlsError::PeerIncompatible(p) => match p {
             PeerIncompatible::NoCipherSuitesInCommon => (
                 Cause::NoCommonCipher,
-                "the client offered no cipher suite we accept".into(),
-                "compare the client's suites with --ciphers (or allow the defaults)".into(),
+                format!(
+                    "no cipher suite in common: {}",
+                    versus("cipher suites", offered.map(|o| &o.cipher_suites), &ours.suites)
+                ),
+                "allow one of the client's suites with --ciphers (or use the defaults), or enable a modern suite on the client".into(),
             ),
             PeerIncompatible::NoKxGroupsInCommon => (
                 Cause::NoCommonGroup,
-                "the client offered no key-exchange group we accept".into(),
-                "compare the client's groups with --groups (or allow the defaults)".into(),
+                format!(
+                    "no key-exchange group in common: {}",
+                    versus("groups", offered.map(|o| &o.groups), &ours.groups)
+                ),
+                "allow one of the client's groups with --groups (or use the defaults)".into(),
             ),
             PeerIncompatible::NoSignatureSchemesInCommon => (
                 Cause::NoCommonSignature,
-                "the client accepts no signature scheme our certificate's key can make".into(),
+                format!(
+                    "no signature scheme in common: our certificate's key is {}{}",
+                    ours.key_algorithm.as_deref().unwrap_or("of an unknown type"),
+                    match offered {
+                        Some(o) => format!(", and the client accepts only {}", list(&o.signature_schemes)),
+                        None => String::new(),
+                    }
+                ),
                 "use a certificate whose key type the client supports (ECDSA P-256 and RSA 2048 are the most widely accepted)".into(),
             ),
             PeerIncompatible::SupportedVersionsExtensionRequired
             | PeerIncompatible::Tls12NotOffered
             | PeerIncompatible::Tls12NotOfferedOrEnabled => (
                 Cause::ProtocolVersion,
-                "the client offered only protocol versions we do not accept".into(),
-                "allow the client's version with --tls-versions, or upgrade the client (TLS 1.0/1.1 are not supported)".into(),
+                format!(
+                    "no protocol version in common: {}",
+                    versus("versions", offered.map(|o| &o.versions), &ours.versions)
+                ),
+                "allow the client's version with --tls-versions, or upgrade the client (TLS 1.0 and 1.1 are not supported)".into(),
             ),
             other => (
                 Cause::Protocol,
@@ -261,7 +376,10 @@ fn explain_tls(e: &TlsError) -> (Cause, String, String) {
         },
         TlsError::NoApplicationProtocol => (
             Cause::AlpnMismatch,
-            "the client asked only for ALPN protocols we do not speak".into(),
+            format!(
+                "no ALPN protocol in common: {}",
+                versus("ALPN protocols", offered.map(|o| &o.alpn), &ours.alpn)
+            ),
             "add one of the client's protocols to --alpn, or have the client offer one of ours".into(),
         ),
         TlsError::AlertReceived(alert) => match alert {
@@ -273,12 +391,18 @@ fn explain_tls(e: &TlsError) -> (Cause, String, String) {
             | AlertDescription::UnknownCA
             | AlertDescription::AccessDenied => (
                 Cause::CertificateRejected,
-                format!("the client rejected our certificate (alert {alert:?})"),
+                format!(
+                    "the client rejected our certificate (alert {alert:?}){}",
+                    match offered.and_then(|o| o.server_name.as_deref()) {
+                        Some(name) => format!(" while connecting to {name:?}"),
+                        None => " (it sent no server name)".into(),
+                    }
+                ),
                 "make the client trust our CA (e.g. --cacert / -CAfile), connect with a name in our certificate's SANs, and send the intermediates with the leaf".into(),
             ),
             AlertDescription::ProtocolVersion => (
                 Cause::ProtocolVersion,
-                "the client found no protocol version in common with us (alert ProtocolVersion)".into(),
+                format!("the client found no protocol version in common with us (alert ProtocolVersion); we accept {}", list(&ours.versions)),
                 "allow the client's version with --tls-versions, or upgrade the client".into(),
             ),
             AlertDescription::HandshakeFailure | AlertDescription::InsufficientSecurity => (

@@ -106,11 +106,16 @@ pub(crate) fn run(
                 .map_err(|e| rustls::Error::General(e.to_string()))
                 .and_then(|_| conn.process_new_packets().map(|_| ()));
             if let Err(e) = processed {
+                // The phase is where the handshake was when it failed: the alert sent
+                // below is not an answer to the ClientHello.
+                let phase = hs.phase();
                 // Last gasp: the alert rustls queued goes out before we close, so the
                 // client sees why instead of a reset.
                 let _ = hs.flush(&mut conn, deadline);
                 hs.close_gently(deadline);
-                return Err(hs.failed(Failure::Tls(e), started));
+                let mut failed = hs.failed(Failure::Tls(e), started);
+                failed.phase = phase;
+                return Err(failed);
             }
         }
     }

@@ -52,6 +52,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod client_hello;
 mod config;
 mod connection;
 mod credentials;
@@ -70,6 +71,7 @@ mod stream;
 mod timer;
 mod worker;
 
+pub use client_hello::ClientHello;
 pub use credentials::Pem;
 pub use diagnose::{Cause, TlsClientError};
 pub use error::Error;

@@ -10,6 +10,7 @@ use std::time::Duration;
 use rustls::ServerConfig;
 
 use crate::connection::{Conn, Limits};
+use crate::diagnose::Settings;
 use crate::event::{Event, EventSender, Events};
 use crate::handler::{self, Handler};
 use crate::options::ServerOptions;
@@ -37,6 +38,8 @@ pub(crate) enum Tracked {
 pub(crate) struct Shared {
     pub local_addr: SocketAddr,
     pub config: Arc<ServerConfig>,
+    /// Our side of every negotiation, for explaining failures.
+    pub settings: Settings,
     pub events: EventSender,
     pub limits: Limits,
     pub handshake_timeout: Duration,
@@ -157,7 +160,17 @@ impl Server {
     }
 
     fn start(options: ServerOptions, mode: Mode, want_events: bool) -> Result<Server, Error> {
-        let config = config::build(&options)?;
+        let built = config::build(&options)?;
+        let versions = options
+            .server_config
+            .is_none()
+            .then_some(&options.versions[..]);
+        let settings = Settings::new(
+            &built.config,
+            versions,
+            built.key_algorithm,
+            options.handshake_timeout,
+        );
         let listener = bind_listener(&options.bind)?;
         let local_addr = listener
             .local_addr()
@@ -167,7 +180,8 @@ impl Server {
             Timers::start().map_err(|e| Error::io("starting the timer thread", e))?;
         let shared = Arc::new(Shared {
             local_addr,
-            config,
+            config: built.config,
+            settings,
             events: events_tx,
             limits: Limits {
                 high_water_mark: options.high_water_mark,

@@ -30,7 +30,7 @@ pub(crate) fn serve(shared: &Shared, sock: TcpStream, id: u64, peer: SocketAddr,
         Ok(tls) => tls,
         Err(failed) => {
             shared.tracked().remove(&id);
-            let error = diagnose::explain(id, peer, local, failed, shared.handshake_timeout);
+            let error = diagnose::explain(id, peer, local, failed, &shared.settings);
             shared.events.send(Event::TlsClientError(Box::new(error)));
             return;
         }

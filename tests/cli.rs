@@ -1,0 +1,925 @@
+//! The `tls-server` binary, driven as a child process: `serve --events json`, Ctrl-C,
+//! configuration errors, `--version`/`--help`, and real third-party clients (OpenSSL's
+//! `s_client`, Node, Python) when they are installed.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use support::WAIT;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tls-server");
+
+fn crate_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+// ---------------------------------------------------------------------------------------
+// Child processes
+
+/// The lines a child writes on one of its pipes, read by a thread, with a timeout on every
+/// wait. Keeps every line seen so failures can show them.
+struct Lines {
+    name: String,
+    rx: Receiver<String>,
+    seen: Vec<String>,
+    eof: bool,
+}
+
+impl Lines {
+    fn new(name: String, pipe: impl Read + Send + 'static) -> Lines {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(pipe);
+            let mut buf = Vec::new();
+            loop {
+                buf.clear();
+                match reader.read_until(b'\n', &mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        let line = String::from_utf8_lossy(&buf);
+                        let line = line.trim_end_matches(['\n', '\r']).to_string();
+                        if tx.send(line).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        Lines {
+            name,
+            rx,
+            seen: Vec::new(),
+            eof: false,
+        }
+    }
+
+    /// The next line, or `None` at end of file. Panics after [`WAIT`].
+    fn next(&mut self, what: &str) -> Option<String> {
+        if self.eof {
+            return None;
+        }
+        match self.rx.recv_timeout(WAIT) {
+            Ok(line) => {
+                self.seen.push(line.clone());
+                Some(line)
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                self.eof = true;
+                None
+            }
+            Err(RecvTimeoutError::Timeout) => panic!(
+                "{}: timed out waiting for {what}; lines so far: {:#?}",
+                self.name, self.seen
+            ),
+        }
+    }
+
+    /// The next line; end of file is a failure.
+    fn expect_line(&mut self, what: &str) -> String {
+        match self.next(what) {
+            Some(line) => line,
+            None => panic!(
+                "{}: ended while waiting for {what}; lines: {:#?}",
+                self.name, self.seen
+            ),
+        }
+    }
+
+    /// Skips lines until one satisfies `pick`.
+    fn wait_for(&mut self, what: &str, mut pick: impl FnMut(&str) -> bool) -> String {
+        loop {
+            let line = self.expect_line(what);
+            if pick(&line) {
+                return line;
+            }
+        }
+    }
+
+    /// Reads to end of file; returns every line seen, from the first.
+    fn read_to_eof(&mut self, what: &str) -> &[String] {
+        while self.next(what).is_some() {}
+        &self.seen
+    }
+
+    fn text(&self) -> String {
+        self.seen.join("\n")
+    }
+}
+
+/// A child process, killed (by its PID) and reaped when dropped if still running.
+struct Proc {
+    child: Child,
+    stdout: Lines,
+    stderr: Lines,
+}
+
+impl Proc {
+    /// Spawns `cmd` with stdout and stderr piped (stdin as the caller set it).
+    fn spawn(name: &str, cmd: &mut Command) -> Proc {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        let stdout = Lines::new(format!("{name} stdout"), child.stdout.take().unwrap());
+        let stderr = Lines::new(format!("{name} stderr"), child.stderr.take().unwrap());
+        Proc {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits (at most [`WAIT`]) for the process to exit, after its output pipes close.
+    fn wait_exit(&mut self) -> ExitStatus {
+        self.stdout.read_to_eof("exit (stdout)");
+        self.stderr.read_to_eof("exit (stderr)");
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "process {} did not exit; stdout: {:#?} stderr: {:#?}",
+                self.pid(),
+                self.stdout.seen,
+                self.stderr.seen
+            );
+            std::thread::yield_now();
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            // Child::kill sends SIGKILL to this child's PID.
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn tls_server(args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .current_dir(crate_root())
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// `tls-server serve --port 0 --events json ARGS`, up to its `listening` line.
+fn start_server(args: &[&str]) -> (Proc, SocketAddr) {
+    let mut all = vec!["serve", "--port", "0", "--events", "json"];
+    all.extend_from_slice(args);
+    let mut server = Proc::spawn("tls-server", &mut tls_server(&all));
+    let first = server.stdout.expect_line("the listening event");
+    let listening = json(&first);
+    assert_eq!(listening.str("event"), "listening", "{first}");
+    let addr: SocketAddr = listening
+        .str("addr")
+        .parse()
+        .unwrap_or_else(|e| panic!("bad addr in {first}: {e}"));
+    assert_eq!(addr.ip().to_string(), "127.0.0.1", "{first}");
+    assert_ne!(addr.port(), 0, "a real port: {first}");
+    (server, addr)
+}
+
+/// Runs a command to completion (at most [`WAIT`]).
+fn run(name: &str, cmd: &mut Command) -> (ExitStatus, Proc, Duration) {
+    let started = Instant::now();
+    let mut p = Proc::spawn(name, cmd);
+    let status = p.wait_exit();
+    (status, p, started.elapsed())
+}
+
+/// Whether `tool` is on the PATH, by `which`.
+fn installed(tool: &str) -> bool {
+    Command::new("which")
+        .arg(tool)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+fn skip_unless_installed(tool: &str) -> bool {
+    if installed(tool) {
+        return false;
+    }
+    // Visible with or without --nocapture.
+    println!("skipped: {tool} not installed");
+    eprintln!("skipped: {tool} not installed");
+    true
+}
+
+// ---------------------------------------------------------------------------------------
+// A tiny JSON check for the flat objects `--events json` prints (strings, numbers,
+// booleans, null).
+
+#[derive(Clone, Debug, PartialEq)]
+enum Value {
+    Str(String),
+    Num(f64),
+    Bool(bool),
+    Null,
+}
+
+#[derive(Debug)]
+struct Obj {
+    line: String,
+    fields: Vec<(String, Value)>,
+}
+
+impl Obj {
+    fn get(&self, key: &str) -> &Value {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
+            .unwrap_or_else(|| panic!("no {key:?} in {}", self.line))
+    }
+
+    fn str(&self, key: &str) -> &str {
+        match self.get(key) {
+            Value::Str(s) => s,
+            other => panic!("{key:?} is {other:?}, not a string, in {}", self.line),
+        }
+    }
+
+    fn num(&self, key: &str) -> f64 {
+        match self.get(key) {
+            Value::Num(n) => *n,
+            other => panic!("{key:?} is {other:?}, not a number, in {}", self.line),
+        }
+    }
+
+    fn bool(&self, key: &str) -> bool {
+        match self.get(key) {
+            Value::Bool(b) => *b,
+            other => panic!("{key:?} is {other:?}, not a boolean, in {}", self.line),
+        }
+    }
+
+    fn event(&self) -> &str {
+        self.str("event")
+    }
+}
+
+/// Parses one line as a flat JSON object, or panics saying why it is not one.
+fn json(line: &str) -> Obj {
+    match parse_object(line) {
+        Ok(fields) => Obj {
+            line: line.to_string(),
+            fields,
+        },
+        Err(why) => panic!("not a JSON object ({why}): {line}"),
+    }
+}
+
+fn parse_object(line: &str) -> Result<Vec<(String, Value)>, String> {
+    let mut p = Parser {
+        s: line.as_bytes(),
+        i: 0,
+    };
+    p.ws();
+    p.eat(b'{')?;
+    let mut fields: Vec<(String, Value)> = Vec::new();
+    p.ws();
+    if p.peek() == Some(b'}') {
+        p.i += 1;
+    } else {
+        loop {
+            p.ws();
+            let key = p.string()?;
+            if fields.iter().any(|(k, _)| *k == key) {
+                return Err(format!("duplicate key {key:?}"));
+            }
+            p.ws();
+            p.eat(b':')?;
+            p.ws();
+            let value = p.value()?;
+            fields.push((key, value));
+            p.ws();
+            match p.next() {
+                Some(b',') => continue,
+                Some(b'}') => break,
+                other => return Err(format!("expected , or }} at {}, got {other:?}", p.i)),
+            }
+        }
+    }
+    p.ws();
+    if p.i != p.s.len() {
+        return Err(format!("trailing text at byte {}", p.i));
+    }
+    Ok(fields)
+}
+
+struct Parser<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
+    }
+
+    fn next(&mut self) -> Option<u8> {
+        let c = self.peek();
+        self.i += 1;
+        c
+    }
+
+    fn ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\r' | b'\n')) {
+            self.i += 1;
+        }
+    }
+
+    fn eat(&mut self, c: u8) -> Result<(), String> {
+        match self.next() {
+            Some(got) if got == c => Ok(()),
+            got => Err(format!(
+                "expected {:?} at byte {}, got {:?}",
+                c as char,
+                self.i - 1,
+                got.map(|g| g as char)
+            )),
+        }
+    }
+
+    fn lit(&mut self, word: &str, value: Value) -> Result<Value, String> {
+        if self.s[self.i..].starts_with(word.as_bytes()) {
+            self.i += word.len();
+            Ok(value)
+        } else {
+            Err(format!("bad literal at byte {}", self.i))
+        }
+    }
+
+    fn value(&mut self) -> Result<Value, String> {
+        match self.peek() {
+            Some(b'"') => Ok(Value::Str(self.string()?)),
+            Some(b't') => self.lit("true", Value::Bool(true)),
+            Some(b'f') => self.lit("false", Value::Bool(false)),
+            Some(b'n') => self.lit("null", Value::Null),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            other => Err(format!(
+                "unexpected {:?} at byte {} (only flat objects are expected)",
+                other.map(|c| c as char),
+                self.i
+            )),
+        }
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.i;
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.i += 1;
+        }
+        self.i - start
+    }
+
+    fn number(&mut self) -> Result<Value, String> {
+        let start = self.i;
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+        }
+        let int_start = self.i;
+        let n = self.digits();
+        if n == 0 || (n > 1 && self.s[int_start] == b'0') {
+            return Err(format!("bad number at byte {start}"));
+        }
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            if self.digits() == 0 {
+                return Err(format!("bad fraction at byte {start}"));
+            }
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.i += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            if self.digits() == 0 {
+                return Err(format!("bad exponent at byte {start}"));
+            }
+        }
+        let text = std::str::from_utf8(&self.s[start..self.i]).unwrap();
+        text.parse()
+            .map(Value::Num)
+            .map_err(|e| format!("{text}: {e}"))
+    }
+
+    fn string(&mut self) -> Result<String, String> {
+        self.eat(b'"')?;
+        let mut out = Vec::new();
+        loop {
+            match self.next() {
+                None => return Err("unterminated string".into()),
+                Some(b'"') => break,
+                Some(b'\\') => match self.next() {
+                    Some(b'"') => out.push(b'"'),
+                    Some(b'\\') => out.push(b'\\'),
+                    Some(b'/') => out.push(b'/'),
+                    Some(b'b') => out.push(8),
+                    Some(b'f') => out.push(12),
+                    Some(b'n') => out.push(b'\n'),
+                    Some(b'r') => out.push(b'\r'),
+                    Some(b't') => out.push(b'\t'),
+                    Some(b'u') => {
+                        let hex = self
+                            .s
+                            .get(self.i..self.i + 4)
+                            .and_then(|h| std::str::from_utf8(h).ok())
+                            .and_then(|h| u32::from_str_radix(h, 16).ok())
+                            .ok_or_else(|| format!("bad \\u escape at byte {}", self.i))?;
+                        self.i += 4;
+                        let c = char::from_u32(hex).unwrap_or('\u{fffd}');
+                        out.extend_from_slice(c.to_string().as_bytes());
+                    }
+                    other => return Err(format!("bad escape {other:?}")),
+                },
+                Some(c) if c < 0x20 => return Err("control character in string".into()),
+                Some(c) => out.push(c),
+            }
+        }
+        String::from_utf8(out).map_err(|e| e.to_string())
+    }
+}
+
+#[test]
+fn json_check_accepts_and_rejects() {
+    let o = json(r#"{"a":"q\"\\\n\u0041","n":-3.5e2,"b":true,"z":null,"i":0}"#);
+    assert_eq!(o.str("a"), "q\"\\\nA");
+    assert_eq!(o.num("n"), -350.0);
+    assert!(o.bool("b"));
+    assert_eq!(o.get("z"), &Value::Null);
+    for bad in [
+        "",
+        "{",
+        "{\"a\":1,}",
+        "{\"a\":01}",
+        "{\"a\":1} x",
+        "{a:1}",
+        "{\"a\":1,\"a\":2}",
+        "[1]",
+        "{\"a\":\"x}",
+    ] {
+        assert!(parse_object(bad).is_err(), "accepted {bad:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// serve --events json
+
+#[test]
+fn serve_prints_each_event_as_a_json_line() {
+    let (mut server, addr) = start_server(&[]);
+
+    let mut client = support::connect(addr);
+    let client_addr = client.sock.local_addr().unwrap();
+    let msg = b"hello through the command line";
+    assert_eq!(support::echo_roundtrip(&mut client, msg), msg);
+    client.conn.send_close_notify();
+    client.flush().unwrap();
+    let mut rest = Vec::new();
+    client
+        .read_to_end(&mut rest)
+        .expect("the server closes with close_notify");
+    assert!(rest.is_empty());
+
+    let out = &mut server.stdout;
+    let line = out.expect_line("connection");
+    let connection = json(&line);
+    assert_eq!(connection.event(), "connection", "{line}");
+    let id = connection.num("id");
+    assert!(id >= 1.0, "{line}");
+    assert_eq!(connection.str("peer"), client_addr.to_string());
+    assert_eq!(connection.str("local"), addr.to_string());
+
+    let line = out.expect_line("secureConnection");
+    let secure = json(&line);
+    assert_eq!(secure.event(), "secureConnection", "{line}");
+    assert_eq!(secure.num("id"), id);
+    assert_eq!(secure.str("peer"), client_addr.to_string());
+    assert_eq!(secure.str("protocol"), "TLSv1.3");
+    assert!(
+        secure.str("cipher").starts_with("TLS_AES_")
+            || secure.str("cipher").starts_with("TLS_CHACHA20_"),
+        "{line}"
+    );
+    assert!(!secure.str("group").is_empty(), "{line}");
+    assert_eq!(secure.str("servername"), "localhost");
+    assert!(!secure.bool("resumed"));
+    assert!(secure.num("handshake_ms") >= 0.0);
+
+    // One or more data lines (one per read), adding up to what was sent.
+    let mut bytes = 0.0;
+    let mut line = out.expect_line("data");
+    loop {
+        let data = json(&line);
+        if data.event() != "data" {
+            break;
+        }
+        assert_eq!(data.num("id"), id);
+        bytes += data.num("bytes");
+        line = out.expect_line("end");
+    }
+    assert_eq!(bytes, msg.len() as f64, "data lines: {:#?}", out.seen);
+
+    let end = json(&line);
+    assert_eq!(end.event(), "end", "{line}");
+    assert_eq!(end.num("id"), id);
+    assert!(end.bool("clean"), "close_notify makes a clean end: {line}");
+
+    let line = out.expect_line("close");
+    let close = json(&line);
+    assert_eq!(close.event(), "close", "{line}");
+    assert_eq!(close.num("id"), id);
+    assert!(!close.bool("had_error"), "{line}");
+}
+
+#[test]
+fn ctrl_c_closes_connections_cleanly_and_exits_0() {
+    let (mut server, addr) = start_server(&[]);
+    let mut client = support::connect(addr);
+    assert_eq!(support::echo_roundtrip(&mut client, b"before"), b"before");
+    server.stdout.wait_for("secureConnection", |l| {
+        json(l).event() == "secureConnection"
+    });
+    // Ctrl-C handling is installed by then: the listening line is printed after it.
+
+    let status = Command::new("kill")
+        .args(["-INT", &server.pid().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -INT failed");
+
+    // close_notify, not a reset or an unexpected EOF.
+    let mut rest = Vec::new();
+    match client.read_to_end(&mut rest) {
+        Ok(_) => assert!(rest.is_empty(), "unexpected bytes {rest:?}"),
+        Err(e) => panic!("the server did not close cleanly: {e} ({:?})", e.kind()),
+    }
+    // Answer with our own close_notify so the server need not wait out its grace period.
+    client.conn.send_close_notify();
+    let _ = client.flush();
+    drop(client);
+
+    let status = server.wait_exit();
+    let lines = &server.stdout.seen;
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some(r#"{"event":"closed"}"#),
+        "stdout: {lines:#?}"
+    );
+    for line in lines {
+        json(line);
+    }
+    assert!(
+        lines.iter().any(|l| json(l).event() == "close"),
+        "the connection's close comes before closed: {lines:#?}"
+    );
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "exit status {status}; stderr: {:#?}",
+        server.stderr.seen
+    );
+    assert!(
+        server.stderr.text().contains("Ctrl-C"),
+        "{}",
+        server.stderr.text()
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Configuration errors, --version, --help
+
+fn expect_config_error(args: &[&str], fragments: &[&str]) {
+    let (status, p, took) = run("tls-server", &mut tls_server(args));
+    assert!(!status.success(), "{args:?} should fail");
+    assert!(
+        status.code().is_some_and(|c| c != 0),
+        "a non-zero exit code, not a signal: {status}"
+    );
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    let stderr = p.stderr.text();
+    assert!(stderr.starts_with("error: "), "stderr: {stderr}");
+    for f in fragments {
+        assert!(stderr.contains(f), "expected {f:?} in stderr: {stderr}");
+    }
+    assert!(!stderr.contains("no items found"), "{stderr}");
+    assert!(
+        !p.stdout.text().contains("listening"),
+        "stdout: {}",
+        p.stdout.text()
+    );
+}
+
+#[test]
+fn csr_as_certificate_is_a_clear_error() {
+    expect_config_error(
+        &["serve", "--port", "0", "--cert", "certs/bad/server.csr"],
+        &["certs/bad/server.csr", "certificate signing request"],
+    );
+}
+
+#[test]
+fn missing_certificate_is_a_clear_error() {
+    expect_config_error(
+        &["serve", "--port", "0", "--cert", "does-not-exist.crt"],
+        &["does-not-exist.crt", "not found", "--cert"],
+    );
+}
+
+#[test]
+fn unknown_cipher_is_a_clear_error() {
+    expect_config_error(
+        &["serve", "--port", "0", "--ciphers", "TLS_NOPE"],
+        &["--ciphers", "TLS_NOPE", "TLS_AES_128_GCM_SHA256"],
+    );
+}
+
+#[test]
+fn unknown_option_is_a_clear_error() {
+    expect_config_error(&["serve", "--bogus"], &["--bogus", "--help"]);
+}
+
+#[test]
+fn version_names_tls_server_rustls_and_the_provider() {
+    let (status, p, _) = run("tls-server --version", &mut tls_server(&["--version"]));
+    assert!(status.success(), "{status}");
+    let out = p.stdout.text();
+    assert!(
+        out.contains(&format!("tls-server {}", env!("CARGO_PKG_VERSION"))),
+        "{out}"
+    );
+    assert!(out.contains("rustls 0.23"), "{out}");
+    assert!(
+        out.contains(tls_server::Provider::default().name()),
+        "{out}"
+    );
+}
+
+#[test]
+fn help_lists_the_options() {
+    let (status, p, _) = run("tls-server --help", &mut tls_server(&["--help"]));
+    assert!(status.success(), "{status}");
+    let out = p.stdout.text();
+    for option in ["serve", "--events", "--cert", "--key", "--port"] {
+        assert!(out.contains(option), "{option} missing from: {out}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Other TLS stacks
+
+fn openssl_s_client_echo(extra: &[&str], protocol: &str) {
+    if skip_unless_installed("openssl") {
+        return;
+    }
+    let (mut server, addr) = start_server(&[]);
+    let connect = addr.to_string();
+    let mut args = vec![
+        "s_client",
+        "-connect",
+        &connect,
+        "-CAfile",
+        "certs/ca.crt",
+        "-verify_return_error",
+        "-servername",
+        "localhost",
+    ];
+    args.extend_from_slice(extra);
+    let mut client = Proc::spawn(
+        "openssl s_client",
+        Command::new("openssl")
+            .args(&args)
+            .current_dir(crate_root())
+            .stdin(Stdio::piped()),
+    );
+    // s_client quits at end of input: keep stdin open until the echo is back.
+    let mut stdin = client.child.stdin.take().unwrap();
+    let line = format!("hello from openssl s_client {protocol}");
+    writeln!(stdin, "{line}").unwrap();
+    stdin.flush().unwrap();
+    client.stdout.wait_for("the echo", |l| l == line);
+    drop(stdin);
+    let status = client.wait_exit();
+
+    let out = client.stdout.text();
+    let seen = &client.stdout.seen;
+    let position = |pred: &dyn Fn(&str) -> bool| seen.iter().position(|l| pred(l));
+    let verified = position(&|l| l.trim() == "Verify return code: 0 (ok)")
+        .unwrap_or_else(|| panic!("no successful verification in: {out}"));
+    assert!(
+        position(&|l| l.starts_with(&format!("New, {protocol}, Cipher is "))).is_some(),
+        "{protocol} not negotiated: {out}"
+    );
+    let echoed = position(&|l| l == line).unwrap();
+    assert!(verified < echoed, "{out}");
+    assert!(
+        status.success(),
+        "s_client: {status}; stderr: {}",
+        client.stderr.text()
+    );
+
+    // The server's log line for the handshake names the protocol and an IANA cipher name.
+    let logged = server.stderr.wait_for("the secure log line", |l| {
+        l.contains(&format!("secure: {protocol} TLS_"))
+    });
+    let secure = server.stdout.wait_for("secureConnection", |l| {
+        json(l).event() == "secureConnection"
+    });
+    let secure = json(&secure);
+    assert_eq!(secure.str("protocol"), protocol);
+    assert!(logged.contains(secure.str("cipher")), "{logged}");
+    assert_eq!(secure.str("servername"), "localhost");
+    if protocol == "TLSv1.2" {
+        assert!(
+            secure.str("cipher").starts_with("TLS_ECDHE_ECDSA_"),
+            "{secure:?}"
+        );
+    }
+}
+
+#[test]
+fn openssl_s_client_tls13() {
+    openssl_s_client_echo(&[], "TLSv1.3");
+}
+
+#[test]
+fn openssl_s_client_tls12() {
+    openssl_s_client_echo(&["-tls1_2"], "TLSv1.2");
+}
+
+#[test]
+fn node_client_echo() {
+    if skip_unless_installed("node") {
+        return;
+    }
+    let (_server, addr) = start_server(&[]);
+    let script = r#"
+const tls = require('tls'), fs = require('fs');
+const msg = 'ping from node';
+const s = tls.connect({
+  port: Number(process.env.TLS_SERVER_PORT), host: '127.0.0.1',
+  ca: fs.readFileSync('certs/ca.crt'), servername: 'localhost',
+}, () => {
+  console.log('protocol ' + s.getProtocol() + ' authorized ' + s.authorized);
+  s.write(msg);
+});
+let got = '';
+s.setEncoding('utf8');
+s.on('data', (d) => {
+  got += d;
+  if (got.length >= msg.length) { console.log('echo ' + got); s.end(); }
+});
+s.on('error', (e) => { console.error('error ' + e.message); process.exit(1); });
+s.on('close', () => process.exit(got === msg ? 0 : 3));
+"#;
+    let (status, p, _) = run(
+        "node",
+        Command::new("node")
+            .args(["-e", script])
+            .env("TLS_SERVER_PORT", addr.port().to_string())
+            .current_dir(crate_root())
+            .stdin(Stdio::null()),
+    );
+    let out = p.stdout.text();
+    assert!(
+        status.success(),
+        "node: {status}; stdout: {out}; stderr: {}",
+        p.stderr.text()
+    );
+    assert!(out.contains("protocol TLSv1.3 authorized true"), "{out}");
+    assert!(out.contains("echo ping from node"), "{out}");
+}
+
+#[test]
+fn python_client_echo() {
+    if skip_unless_installed("python3") {
+        return;
+    }
+    let (_server, addr) = start_server(&[]);
+    let script = r#"
+import os, socket, ssl
+ctx = ssl.create_default_context(cafile='certs/ca.crt')
+msg = b'ping from python'
+with socket.create_connection(('127.0.0.1', int(os.environ['TLS_SERVER_PORT'])), timeout=20) as raw:
+    with ctx.wrap_socket(raw, server_hostname='localhost') as s:
+        print('protocol', s.version())
+        s.sendall(msg)
+        got = b''
+        while len(got) < len(msg):
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+        print('echo', got.decode())
+"#;
+    let (status, p, _) = run(
+        "python3",
+        Command::new("python3")
+            .args(["-c", script])
+            .env("TLS_SERVER_PORT", addr.port().to_string())
+            .current_dir(crate_root())
+            .stdin(Stdio::null()),
+    );
+    let out = p.stdout.text();
+    assert!(
+        status.success(),
+        "python3: {status}; stdout: {out}; stderr: {}",
+        p.stderr.text()
+    );
+    assert!(out.contains("protocol TLSv1.3"), "{out}");
+    assert!(out.contains("echo ping from python"), "{out}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Not TLS at all
+
+#[test]
+fn plain_http_is_reported_and_the_server_keeps_serving() {
+    let (mut server, addr) = start_server(&[]);
+
+    let mut tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(WAIT)).unwrap();
+    let http_peer = tcp.local_addr().unwrap();
+    tcp.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+    // The server answers (an alert, perhaps) and closes: read to its end.
+    let mut answer = Vec::new();
+    if let Err(e) = tcp.read_to_end(&mut answer) {
+        assert!(
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted
+            ),
+            "the server should close the connection: {e}"
+        );
+    }
+    // Closing our side lets the server finish at once (it waits briefly for our FIN so
+    // that its alert is not destroyed by a reset).
+    drop(tcp);
+
+    let line = server.stdout.expect_line("connection");
+    let connection = json(&line);
+    assert_eq!(connection.event(), "connection", "{line}");
+    assert_eq!(connection.str("peer"), http_peer.to_string());
+    let line = server.stdout.expect_line("tlsClientError");
+    let error = json(&line);
+    assert_eq!(error.event(), "tlsClientError", "{line}");
+    assert_eq!(error.str("cause"), "not-tls", "{line}");
+    assert_eq!(error.num("id"), connection.num("id"));
+    assert_eq!(error.str("peer"), http_peer.to_string());
+    assert!(error.str("message").contains("HTTP"), "{line}");
+    assert_eq!(error.num("bytes_received"), 18.0, "{line}");
+    assert!(!error.str("fix").is_empty(), "{line}");
+
+    // Still serving.
+    let mut client = support::connect(addr);
+    assert_eq!(
+        support::echo_roundtrip(&mut client, b"still here"),
+        b"still here"
+    );
+    let line = server.stdout.wait_for("secureConnection", |l| {
+        json(l).event() == "secureConnection"
+    });
+    assert_eq!(
+        json(&line).str("peer"),
+        client.sock.local_addr().unwrap().to_string()
+    );
+}
+
+#[test]
+fn plain_http_fails_in_the_client_hello_phase() {
+    let (mut server, addr) = start_server(&[]);
+    let mut tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(WAIT)).unwrap();
+    tcp.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+    let _ = tcp.read_to_end(&mut Vec::new());
+    drop(tcp);
+    let line = server
+        .stdout
+        .wait_for("tlsClientError", |l| json(l).event() == "tlsClientError");
+    let error = json(&line);
+    assert_eq!(error.str("cause"), "not-tls", "{line}");
+    // The server never answered with a ServerHello, only with a fatal alert: the failure
+    // is in the ClientHello phase, not "after-server-hello".
+    assert_eq!(error.str("phase"), "client-hello", "{line}");
+}
