@@ -62,6 +62,8 @@ struct State {
     /// Destroyed or finished: nothing more is sent.
     closed: bool,
     had_error: bool,
+    /// The peer's close_notify or EOF has been read.
+    peer_ended: bool,
 }
 
 struct Flow {
@@ -104,6 +106,7 @@ impl Conn {
                 write_shut: false,
                 closed: false,
                 had_error: false,
+                peer_ended: false,
             }),
             state_cv: Condvar::new(),
             flow: Mutex::new(Flow {
@@ -397,6 +400,22 @@ impl Conn {
         !flow.closed
     }
 
+    /// Waits while the connection is paused; `false` if it closed meanwhile. A read that
+    /// was already waiting on the socket when `pause()` came holds its bytes here, so no
+    /// `Data` follows `pause()` (Node's promise).
+    fn wait_unpaused(&self) -> bool {
+        let mut flow = self.lock_flow();
+        while !flow.closed && flow.paused {
+            flow = self.flow_cv.wait(flow).unwrap_or_else(|e| e.into_inner());
+        }
+        !flow.closed
+    }
+
+    /// Whether the peer has finished sending (close_notify or EOF seen).
+    pub(crate) fn peer_ended(&self) -> bool {
+        self.lock().peer_ended
+    }
+
     /// Reads once from the socket (blocking, no lock held) and decrypts what arrived.
     pub(crate) fn read_some(&self, buf: &mut [u8]) -> ReadOutcome {
         let n = loop {
@@ -450,6 +469,9 @@ impl Conn {
         // Session tickets, key-update replies.
         self.encode(&mut st);
         self.send_some(&mut st);
+        if end.is_some() {
+            st.peer_ended = true;
+        }
         ReadOutcome::Chunk(data, end)
     }
 
@@ -495,11 +517,12 @@ fn send_nonblocking(sock: &TcpStream, buf: &[u8]) -> io::Result<usize> {
 
 /// The worker thread's life after a successful handshake, in the event style: read,
 /// decrypt, emit `Data`; on the peer's end emit `End` and wait for our side to finish.
-pub(crate) fn serve_events(conn: Arc<Conn>, events: &EventSender) {
+/// Returns whether the connection had an error; the caller emits `Close`.
+pub(crate) fn serve_events(conn: &Arc<Conn>, events: &EventSender) -> bool {
     let socket = conn.socket();
     events.send(Event::SecureConnection(socket.clone()));
     let early = conn.take_early_plaintext();
-    emit_data(&conn, events, early);
+    emit_data(conn, events, early);
     let mut buf = vec![0u8; READ_BUF];
     let mut failed = false;
     loop {
@@ -508,12 +531,16 @@ pub(crate) fn serve_events(conn: Arc<Conn>, events: &EventSender) {
         }
         match conn.read_some(&mut buf) {
             ReadOutcome::Chunk(data, end) => {
-                emit_data(&conn, events, data);
+                // pause() may have come while this read waited on the socket.
+                if (!data.is_empty() || end.is_some()) && !conn.wait_unpaused() {
+                    break;
+                }
+                emit_data(conn, events, data);
                 if let Some(clean) = end {
                     events.send(Event::End {
                         socket: socket.clone(),
                         clean,
-                        ack: EndAck::new(Arc::downgrade(&conn)),
+                        ack: EndAck::new(Arc::downgrade(conn)),
                     });
                     break;
                 }
@@ -531,8 +558,7 @@ pub(crate) fn serve_events(conn: Arc<Conn>, events: &EventSender) {
         }
     }
     drop(buf);
-    let had_error = conn.finish(failed);
-    events.send(Event::Close { socket, had_error });
+    conn.finish(failed)
 }
 
 fn emit_data(conn: &Arc<Conn>, events: &EventSender, data: Vec<u8>) {

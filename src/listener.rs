@@ -36,7 +36,7 @@ pub(crate) fn run(listener: TcpListener, shared: Arc<Shared>, timer_thread: Join
         // The job owns the socket; if the pool refuses, we get neither back, so keep
         // a second handle to close it.
         let refused_handle = sock.try_clone().ok();
-        let job = Box::new(move || worker::serve(&job_shared, sock, id, peer, started));
+        let job = Box::new(move |slot| worker::serve(&job_shared, sock, id, peer, started, slot));
         if let Err(reason) = shared.pool.submit(job) {
             if let Some(s) = refused_handle {
                 let _ = s.shutdown(Shutdown::Both);

@@ -8,7 +8,26 @@ use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
 
-type Job = Box<dyn FnOnce() + Send>;
+type Job = Box<dyn FnOnce(Slot) + Send>;
+
+/// A job's place in the pool. Dropping it frees the place at once, so that the next
+/// connection can be accepted before the job's thread is back waiting: a job drops it just
+/// before announcing that it is done (`Close`, `TlsClientError`).
+pub(crate) struct Slot {
+    pool: Arc<Pool>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut st = self.pool.lock();
+        st.active -= 1;
+        // The thread is about to wait for the next job: count it idle now, so that a job
+        // submitted meanwhile is queued for it rather than starting another thread.
+        st.idle += 1;
+        drop(st);
+        self.pool.done.notify_all();
+    }
+}
 
 pub(crate) struct Pool {
     max: usize,
@@ -87,16 +106,12 @@ impl Pool {
         self.lock().active
     }
 
-    fn worker(&self, rx: Receiver<Job>) {
+    fn worker(self: Arc<Self>, rx: Receiver<Job>) {
         while let Ok(job) = rx.recv() {
+            let slot = Slot { pool: self.clone() };
             // A job catches its own panics (they are reported as events); this one is a
-            // last resort so the accounting below always runs.
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
-            let mut st = self.lock();
-            st.active -= 1;
-            st.idle += 1;
-            drop(st);
-            self.done.notify_all();
+            // last resort. The slot is freed when the job drops it, or while unwinding.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || job(slot)));
         }
     }
 

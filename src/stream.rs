@@ -87,10 +87,13 @@ impl Write for TlsStream {
 }
 
 /// After the handler returned: close_notify, read until the peer closes (bounded by the
-/// linger timer), close. Returns whether the connection had an error.
+/// linger timer) unless it already has, close. Returns whether the connection had an
+/// error.
 pub(crate) fn finish(conn: &Arc<Conn>) -> bool {
     conn.end();
-    let mut buf = vec![0u8; READ_BUF];
-    while let ReadOutcome::Chunk(_, None) = conn.read_some(&mut buf) {}
+    if !conn.peer_ended() {
+        let mut buf = vec![0u8; READ_BUF];
+        while let ReadOutcome::Chunk(_, None) = conn.read_some(&mut buf) {}
+    }
     conn.finish(false)
 }

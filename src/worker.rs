@@ -10,12 +10,20 @@ use rustls::ServerConnection;
 
 use crate::connection::{self, Conn};
 use crate::event::Event;
+use crate::pool::Slot;
 use crate::provider::{cipher_suite_name, group_name};
 use crate::server::{Mode, Shared, Tracked};
 use crate::socket::SocketInfo;
 use crate::{diagnose, handshake, stream};
 
-pub(crate) fn serve(shared: &Shared, sock: TcpStream, id: u64, peer: SocketAddr, started: Instant) {
+pub(crate) fn serve(
+    shared: &Shared,
+    sock: TcpStream,
+    id: u64,
+    peer: SocketAddr,
+    started: Instant,
+    slot: Slot,
+) {
     let local = sock.local_addr().unwrap_or(shared.local_addr);
     let _ = sock.set_nodelay(true);
     shared.events.send(Event::Connection { id, peer, local });
@@ -31,6 +39,9 @@ pub(crate) fn serve(shared: &Shared, sock: TcpStream, id: u64, peer: SocketAddr,
         Err(failed) => {
             shared.tracked().remove(&id);
             let error = diagnose::explain(id, peer, local, failed, &shared.settings);
+            // The connection and its place in the pool are free before anyone hears of it.
+            drop(sock);
+            drop(slot);
             shared.events.send(Event::TlsClientError(Box::new(error)));
             return;
         }
@@ -54,10 +65,10 @@ pub(crate) fn serve(shared: &Shared, sock: TcpStream, id: u64, peer: SocketAddr,
         // Shutdown began while this handshake was finishing.
         conn.end();
     }
-    match &shared.mode {
-        Mode::Events => connection::serve_events(conn, &shared.events),
+    let socket = conn.socket();
+    let had_error = match &shared.mode {
+        Mode::Events => connection::serve_events(&conn, &shared.events),
         Mode::Stream(handler) => {
-            let socket = conn.socket();
             shared.events.send(Event::SecureConnection(socket.clone()));
             let run = catch_unwind(AssertUnwindSafe(|| {
                 handler(stream::TlsStream::new(conn.clone()))
@@ -72,11 +83,15 @@ pub(crate) fn serve(shared: &Shared, sock: TcpStream, id: u64, peer: SocketAddr,
                 });
                 conn.destroy();
             }
-            let had_error = stream::finish(&conn);
-            shared.events.send(Event::Close { socket, had_error });
+            stream::finish(&conn)
         }
-    }
+    };
+    // Free the connection and its place in the pool before telling: after `Close`, a new
+    // connection must find the slot free ("its thread is free again").
     shared.tracked().remove(&id);
+    drop(conn);
+    drop(slot);
+    shared.events.send(Event::Close { socket, had_error });
 }
 
 fn socket_info(
