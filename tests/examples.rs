@@ -1,0 +1,103 @@
+//! The runnable examples, driven as the README tells people to run them: each started on a
+//! free port, talked to by a real client, and stopped with Ctrl-C.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use support::process::Proc;
+use support::*;
+
+/// `target/<profile>/examples/NAME`, which `cargo test` builds before running tests.
+fn example(name: &str) -> Command {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir: PathBuf = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps")
+        .join("examples");
+    let mut cmd = Command::new(dir.join(name));
+    cmd.arg("127.0.0.1:0")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn start(name: &str, listening: &str) -> (Proc, SocketAddr) {
+    let mut p = Proc::spawn(name, &mut example(name));
+    let line = p
+        .stdout
+        .wait_for("the listening line", |l| l.starts_with(listening));
+    let addr = line
+        .rsplit(' ')
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    (p, addr)
+}
+
+fn interrupt(p: &mut Proc) {
+    let ok = Command::new("kill")
+        .args(["-INT", &p.pid().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(ok.success());
+    let status = p.wait_exit();
+    assert!(status.success(), "exit status after Ctrl-C: {status}");
+}
+
+#[test]
+fn secure_connection_example_reports_and_answers() {
+    let (mut p, addr) = start("secure_connection", "TLS server listening on");
+    let mut client = connect(addr);
+    p.stdout.wait_for("the plain connection line", |l| {
+        l.contains("plain TCP connection from")
+    });
+    p.stdout.wait_for("the secure connection line", |l| {
+        l.contains("secure connection:")
+    });
+    p.stdout
+        .wait_for("the TLS version", |l| l.contains("TLS version: TLSv1.3"));
+    client.write_all(b"hello example\n").unwrap();
+    client.flush().unwrap();
+    let expected = b"secure reply: hello example\n";
+    let mut back = vec![0u8; expected.len()];
+    client.read_exact(&mut back).unwrap();
+    assert_eq!(back, expected);
+    p.stdout.wait_for("the received line", |l| {
+        l.contains("received: hello example")
+    });
+    client.conn.send_close_notify();
+    client.flush().unwrap();
+    let mut rest = Vec::new();
+    client.read_to_end(&mut rest).expect("clean close");
+    p.stdout
+        .wait_for("the end line", |l| l.contains("ended the connection"));
+    interrupt(&mut p);
+}
+
+#[test]
+fn pipe_example_copies_the_stream_into_its_log() {
+    let (mut p, addr) = start("pipe", "TLS server (pipe) listening on");
+    let mut client = connect(addr);
+    let greeting = b"Sending secure data from the server.\n";
+    let mut got = vec![0u8; greeting.len()];
+    client.read_exact(&mut got).unwrap();
+    assert_eq!(got, greeting);
+    client.write_all(b"piped line\n").unwrap();
+    client.flush().unwrap();
+    p.stdout
+        .wait_for("the piped data", |l| l.contains("(pipe): piped line"));
+    client.conn.send_close_notify();
+    client.flush().unwrap();
+    let mut rest = Vec::new();
+    client
+        .read_to_end(&mut rest)
+        .expect("clean close after io::copy ends");
+    p.stdout
+        .wait_for("the closed line", |l| l.contains("closed after 11 bytes"));
+    interrupt(&mut p);
+}

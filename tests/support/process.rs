@@ -1,0 +1,188 @@
+//! Child processes for tests that drive a binary or an outside client: every line of its
+//! output read by a thread, every wait bounded by [`WAIT`], and the child killed (by its
+//! PID) when the test is done with it.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use super::WAIT;
+
+/// The lines a child writes on one of its pipes, read by a thread, with a timeout on every
+/// wait. Keeps every line seen so failures can show them.
+pub struct Lines {
+    pub name: String,
+    rx: Receiver<String>,
+    pub seen: Vec<String>,
+    eof: bool,
+}
+
+impl Lines {
+    pub fn new(name: String, pipe: impl Read + Send + 'static) -> Lines {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(pipe);
+            let mut buf = Vec::new();
+            loop {
+                buf.clear();
+                match reader.read_until(b'\n', &mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        let line = String::from_utf8_lossy(&buf);
+                        let line = line.trim_end_matches(['\n', '\r']).to_string();
+                        if tx.send(line).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        Lines {
+            name,
+            rx,
+            seen: Vec::new(),
+            eof: false,
+        }
+    }
+
+    /// The next line, or `None` at end of file. Panics after [`WAIT`].
+    pub fn next(&mut self, what: &str) -> Option<String> {
+        if self.eof {
+            return None;
+        }
+        match self.rx.recv_timeout(WAIT) {
+            Ok(line) => {
+                self.seen.push(line.clone());
+                Some(line)
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                self.eof = true;
+                None
+            }
+            Err(RecvTimeoutError::Timeout) => panic!(
+                "{}: timed out waiting for {what}; lines so far: {:#?}",
+                self.name, self.seen
+            ),
+        }
+    }
+
+    /// The next line; end of file is a failure.
+    pub fn expect_line(&mut self, what: &str) -> String {
+        match self.next(what) {
+            Some(line) => line,
+            None => panic!(
+                "{}: ended while waiting for {what}; lines: {:#?}",
+                self.name, self.seen
+            ),
+        }
+    }
+
+    /// Skips lines until one satisfies `pick`.
+    pub fn wait_for(&mut self, what: &str, mut pick: impl FnMut(&str) -> bool) -> String {
+        loop {
+            let line = self.expect_line(what);
+            if pick(&line) {
+                return line;
+            }
+        }
+    }
+
+    /// Reads to end of file; returns every line seen, from the first.
+    pub fn read_to_eof(&mut self, what: &str) -> &[String] {
+        while self.next(what).is_some() {}
+        &self.seen
+    }
+
+    pub fn text(&self) -> String {
+        self.seen.join("\n")
+    }
+}
+
+/// A child process, killed (by its PID) and reaped when dropped if still running.
+pub struct Proc {
+    pub child: Child,
+    pub stdout: Lines,
+    pub stderr: Lines,
+}
+
+impl Proc {
+    /// Spawns `cmd` with stdout and stderr piped (stdin as the caller set it).
+    pub fn spawn(name: &str, cmd: &mut Command) -> Proc {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        let stdout = Lines::new(format!("{name} stdout"), child.stdout.take().unwrap());
+        let stderr = Lines::new(format!("{name} stderr"), child.stderr.take().unwrap());
+        Proc {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits (at most [`WAIT`]) for the process to exit, after its output pipes close.
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        self.stdout.read_to_eof("exit (stdout)");
+        self.stderr.read_to_eof("exit (stderr)");
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "process {} did not exit; stdout: {:#?} stderr: {:#?}",
+                self.pid(),
+                self.stdout.seen,
+                self.stderr.seen
+            );
+            std::thread::yield_now();
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            // Child::kill sends SIGKILL to this child's PID.
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Runs a command to completion (at most [`WAIT`]).
+pub fn run(name: &str, cmd: &mut Command) -> (ExitStatus, Proc, Duration) {
+    let started = Instant::now();
+    let mut p = Proc::spawn(name, cmd);
+    let status = p.wait_exit();
+    (status, p, started.elapsed())
+}
+
+/// Whether `tool` is on the PATH, by `which`.
+pub fn installed(tool: &str) -> bool {
+    Command::new("which")
+        .arg(tool)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+pub fn skip_unless_installed(tool: &str) -> bool {
+    if installed(tool) {
+        return false;
+    }
+    // Visible with or without --nocapture.
+    println!("skipped: {tool} not installed");
+    eprintln!("skipped: {tool} not installed");
+    true
+}
