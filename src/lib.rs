@@ -52,6 +52,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod certificate;
 mod client_hello;
 mod config;
 mod connection;
@@ -71,6 +72,7 @@ mod stream;
 mod timer;
 mod worker;
 
+pub use certificate::CertificateInfo;
 pub use client_hello::ClientHello;
 pub use credentials::Pem;
 pub use diagnose::{Cause, TlsClientError};
