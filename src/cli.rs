@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use lexopt::prelude::*;
 use log::LevelFilter;
-use tls_server::{Event, Provider, Server, ServerOptions, TlsClientError, TlsSocket, TlsVersion};
+use tls_server::{
+    CertificateInfo, ClientAuth, Event, Provider, Server, ServerOptions, TlsClientError, TlsSocket,
+    TlsVersion,
+};
 
 use crate::json::Obj;
 
@@ -28,6 +31,9 @@ SERVE OPTIONS (defaults in brackets):
     --ciphers LIST            cipher suites by IANA name, comma-separated [provider's list]
     --groups LIST             key-exchange groups by IANA name [provider's list]
     --alpn LIST               ALPN protocols, e.g. h2,http/1.1 [none]
+    --client-auth MODE        off, optional, required or inspect (see README) [off]
+    --ca FILE                 CA certificates for client certificates (repeatable)
+    --crl FILE                certificate revocation lists, PEM (repeatable)
     --handshake-timeout SECS  absolute handshake deadline [10]
     --max-connections N       connection cap; excess connections are refused [1024]
     --grace SECS              on Ctrl-C, time for connections to close [5]
@@ -110,6 +116,14 @@ fn parse_serve(parser: &mut lexopt::Parser) -> Result<Serve, Box<dyn std::error:
                 let list = parser.value()?.string()?;
                 options = options.alpn(&split(&list).collect::<Vec<_>>());
             }
+            Long("client-auth") => {
+                let mode = parser.value()?.string()?;
+                options = options.client_auth(ClientAuth::parse(&mode).ok_or_else(|| {
+                    format!("--client-auth: {mode:?} — use off, optional, required or inspect")
+                })?);
+            }
+            Long("ca") => options = options.client_ca_file(parser.value()?),
+            Long("crl") => options = options.crl_file(parser.value()?),
             Long("handshake-timeout") => {
                 options = options.handshake_timeout(seconds(parser.value()?.string()?)?)
             }
@@ -255,6 +269,22 @@ fn event_json(event: &Event) -> String {
                 .opt_str("servername", i.server_name.as_deref())
                 .opt_str("alpn", i.alpn_protocol.as_deref())
                 .bool("resumed", i.resumed)
+                .bool("authorized", i.authorized)
+                .opt_str(
+                    "authorizationError",
+                    i.authorization_error.as_ref().map(|e| e.code),
+                )
+                .opt_str(
+                    "authorizationMessage",
+                    i.authorization_error.as_ref().map(|e| e.message.as_str()),
+                )
+                .raw(
+                    "peerCertificate",
+                    &match i.peer_chain.first() {
+                        Some(c) => certificate_json(c),
+                        None => "null".into(),
+                    },
+                )
                 .num(
                     "handshake_ms",
                     format!("{:.3}", i.handshake_duration.as_secs_f64() * 1000.0),
@@ -276,6 +306,23 @@ fn event_json(event: &Event) -> String {
     .finish()
 }
 
+/// The facts `getPeerCertificate()` gives, with Node's field names.
+fn certificate_json(c: &CertificateInfo) -> String {
+    let list = |items: &[String]| {
+        let quoted: Vec<String> = items.iter().map(|s| Obj::quote(s)).collect();
+        format!("[{}]", quoted.join(","))
+    };
+    Obj::new()
+        .str("subject", &c.subject_line)
+        .str("issuer", &c.issuer_line)
+        .raw("subjectaltname", &list(&c.subject_alt_names))
+        .str("valid_from", &c.valid_from)
+        .str("valid_to", &c.valid_to)
+        .str("serialNumber", &c.serial)
+        .str("fingerprint256", &c.fingerprint256)
+        .finish()
+}
+
 fn client_error_json(o: Obj, e: &TlsClientError) -> Obj {
     o.num("id", e.id)
         .str("peer", &e.peer.to_string())
@@ -289,6 +336,10 @@ fn client_error_json(o: Obj, e: &TlsClientError) -> Obj {
         )
         .opt_str("alert_sent", e.alert_sent.as_deref())
         .opt_str("alert_received", e.alert_received.as_deref())
+        .opt_str(
+            "authorizationError",
+            e.authorization.as_ref().map(|a| a.code),
+        )
         .num("bytes_received", e.bytes_received)
         .num(
             "elapsed_ms",

@@ -6,6 +6,7 @@ use rustls::server::{NoServerSessionStorage, ServerSessionMemoryCache};
 use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::ServerConfig;
 
+use crate::client_auth::{self, Trust};
 use crate::credentials;
 use crate::options::{ServerOptions, TlsVersion};
 use crate::Error;
@@ -15,6 +16,8 @@ pub(crate) struct Built {
     pub config: Arc<ServerConfig>,
     /// The certificate key's algorithm (`ECDSA`, `RSA`, `ED25519`), when we loaded it.
     pub key_algorithm: Option<String>,
+    /// Client-certificate trust, to explain rejections.
+    pub trust: Trust,
 }
 
 /// Builds the rustls configuration, or explains in one sentence what is wrong.
@@ -23,6 +26,10 @@ pub(crate) fn build(options: &ServerOptions) -> Result<Built, Error> {
         return Ok(Built {
             config: config.clone(),
             key_algorithm: None,
+            trust: Trust {
+                mode: options.client_auth,
+                ca_names: Vec::new(),
+            },
         });
     }
     let mut provider = options.provider.crypto_provider();
@@ -61,21 +68,34 @@ pub(crate) fn build(options: &ServerOptions) -> Result<Built, Error> {
     let certified = credentials::load_certified_key(cert, key, &provider)?;
     let key_algorithm = format!("{:?}", certified.key.algorithm());
     let provider = Arc::new(provider);
-    let mut config = ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&versions)?
-        .with_no_client_auth()
-        .with_cert_resolver(Arc::new(SingleCertAndKey::from(certified_clone(
-            &certified,
-        ))));
-    config.alpn_protocols = options.alpn.clone();
-    config.session_storage = if options.session_cache_size == 0 {
-        Arc::new(NoServerSessionStorage {})
-    } else {
-        ServerSessionMemoryCache::new(options.session_cache_size)
+    let (verifier, trust) = client_auth::verifier(
+        options.client_auth,
+        &options.client_cas,
+        &options.crls,
+        &provider,
+    )?;
+    let builder =
+        ServerConfig::builder_with_provider(provider).with_protocol_versions(&versions)?;
+    let builder = match verifier {
+        Some(v) => builder.with_client_cert_verifier(v),
+        None => builder.with_no_client_auth(),
     };
+    let mut config = builder.with_cert_resolver(Arc::new(SingleCertAndKey::from(certified_clone(
+        &certified,
+    ))));
+    config.alpn_protocols = options.alpn.clone();
+    // Inspect mode decides `authorized` from a fresh verification of the presented
+    // certificate; a resumed session would skip it, so resumption is off there.
+    config.session_storage =
+        if options.session_cache_size == 0 || options.client_auth == crate::ClientAuth::Inspect {
+            Arc::new(NoServerSessionStorage {})
+        } else {
+            ServerSessionMemoryCache::new(options.session_cache_size)
+        };
     Ok(Built {
         config: Arc::new(config),
         key_algorithm: Some(key_algorithm),
+        trust,
     })
 }
 

@@ -31,14 +31,14 @@ pub enum Pem {
 }
 
 impl Pem {
-    fn label(&self) -> PathBuf {
+    pub(crate) fn label(&self) -> PathBuf {
         match self {
             Pem::File(p) => p.clone(),
             Pem::Bytes { label, .. } => PathBuf::from(label),
         }
     }
 
-    fn read(&self, role: &str) -> Result<(PathBuf, Vec<u8>), Error> {
+    pub(crate) fn read(&self, role: &str) -> Result<(PathBuf, Vec<u8>), Error> {
         let label = self.label();
         let data = match self {
             Pem::Bytes { data, .. } => data.clone(),

@@ -11,6 +11,8 @@ use rustls::{
     AlertDescription, Error as TlsError, PeerIncompatible, ProtocolVersion, ServerConfig,
 };
 
+use crate::certificate::CertificateInfo;
+use crate::client_auth::{authorization_error, fix_for, Presented, Trust};
 use crate::client_hello::ClientHello;
 use crate::handshake::{Failed, Failure, Phase};
 use crate::provider::{group_name, suite_name};
@@ -23,6 +25,8 @@ pub(crate) struct Settings {
     alpn: Vec<String>,
     key_algorithm: Option<String>,
     handshake_timeout: Duration,
+    pub(crate) trust: Trust,
+    pub(crate) provider: std::sync::Arc<rustls::crypto::CryptoProvider>,
 }
 
 impl Settings {
@@ -33,6 +37,7 @@ impl Settings {
         versions: Option<&[crate::TlsVersion]>,
         key_algorithm: Option<String>,
         handshake_timeout: Duration,
+        trust: Trust,
     ) -> Settings {
         let provider = config.crypto_provider();
         let versions = match versions {
@@ -68,6 +73,8 @@ impl Settings {
                 .collect(),
             key_algorithm,
             handshake_timeout,
+            trust,
+            provider: provider.clone(),
         }
     }
 }
@@ -106,6 +113,8 @@ pub enum Cause {
     Network,
     /// The server was shutting down.
     Shutdown,
+    /// Client authentication: no certificate, or one we do not accept.
+    ClientCertificate,
 }
 
 impl Cause {
@@ -126,6 +135,7 @@ impl Cause {
             Cause::Protocol => "protocol",
             Cause::Network => "network",
             Cause::Shutdown => "shutdown",
+            Cause::ClientCertificate => "client-certificate",
         }
     }
 }
@@ -155,6 +165,8 @@ pub struct TlsClientError {
     pub alert_sent: Option<String>,
     /// The alert the client sent, if any.
     pub alert_received: Option<String>,
+    /// For a refused client certificate: Node's `authorizationError` code and sentence.
+    pub authorization: Option<crate::AuthorizationError>,
     /// What the client offered, when its ClientHello arrived whole.
     pub offered: Option<ClientHello>,
     /// The first bytes the client sent (up to 4 KiB).
@@ -205,7 +217,11 @@ pub(crate) fn explain(
         bytes_received,
         alert_sent,
         elapsed,
+        presented,
     } = failed;
+    let mut phase = phase;
+    let mut alert_sent = alert_sent.map(|a| format!("{a:?}"));
+    let mut authorization = None;
     let not_tls = !first_bytes.is_empty() && !looks_like_tls(&first_bytes);
     let offered = ClientHello::parse(&first_bytes);
     let (cause, message, fix): (Cause, String, String) = match &failure {
@@ -236,7 +252,7 @@ pub(crate) fn explain(
                 format!("the ClientHello was still incomplete after {bytes_received} bytes when the {handshake_timeout:?} deadline passed"),
                 "a very slow or stalled network, or a client trickling bytes; check the path between client and server".into(),
             ),
-            Phase::AfterServerHello => (
+            Phase::AfterServerHello | Phase::ClientCertificate => (
                 Cause::Timeout,
                 format!("the client did not finish the handshake within {handshake_timeout:?} after our reply"),
                 "the client may be waiting on a user prompt or stalled; raise --handshake-timeout if that is expected".into(),
@@ -253,7 +269,7 @@ pub(crate) fn explain(
                 format!("the client closed the connection after {bytes_received} bytes, before its ClientHello was complete"),
                 "the client gave up early; check its logs".into(),
             ),
-            Phase::AfterServerHello => (
+            Phase::AfterServerHello | Phase::ClientCertificate => (
                 Cause::PeerVanished,
                 "the client closed the connection after our ServerHello without sending an alert".into(),
                 "most often the client rejected our certificate silently: check that it trusts our CA, that the name it connects to is in our certificate's SANs, and that the chain includes intermediates".into(),
@@ -264,7 +280,16 @@ pub(crate) fn explain(
             format!("socket error during the handshake: {e}"),
             "check the network between client and server".into(),
         ),
-        Failure::Tls(e) => explain_tls(e, offered.as_ref(), ours),
+        Failure::Tls(e) => match client_certificate_failure(e, presented.as_ref(), ours) {
+            Some((error, alert, provider_fix)) => {
+                phase = Phase::ClientCertificate;
+                alert_sent = Some(alert);
+                let message = error.message.clone();
+                authorization = Some(error);
+                (Cause::ClientCertificate, message, provider_fix.to_string())
+            }
+            None => explain_tls(e, offered.as_ref(), ours),
+        },
     };
     let alert_received = match &failure {
         Failure::Tls(TlsError::AlertReceived(a)) => Some(format!("{a:?}")),
@@ -285,13 +310,35 @@ pub(crate) fn explain(
         tls_error,
         message,
         fix,
-        alert_sent: alert_sent.map(|a| format!("{a:?}")),
+        alert_sent,
+        authorization,
         alert_received,
         offered,
         first_bytes,
         bytes_received,
         elapsed,
     }
+}
+
+/// A client-certificate failure explained: the error, the alert rustls sent for it, the fix.
+fn client_certificate_failure(
+    e: &TlsError,
+    presented: Option<&Presented>,
+    ours: &Settings,
+) -> Option<(crate::AuthorizationError, String, &'static str)> {
+    let (verdict, alert) = match e {
+        TlsError::NoCertificatesPresented => (None, AlertDescription::CertificateRequired),
+        TlsError::InvalidCertificate(c) if presented.is_some() => {
+            (Some(e), AlertDescription::from(c.clone()))
+        }
+        _ => return None,
+    };
+    let leaf = presented
+        .and_then(|p| p.chain.first())
+        .and_then(|der| CertificateInfo::parse(der, &ours.provider));
+    let error = authorization_error(verdict, leaf.as_ref(), &ours.trust);
+    let fix = fix_for(error.code);
+    Some((error, format!("{alert:?}"), fix))
 }
 
 /// `a, b, c` — or `(none)`; long lists are cut after 12 items.

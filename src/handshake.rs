@@ -22,6 +22,8 @@ pub enum Phase {
     /// We had answered the ClientHello (ServerHello, our certificate, ...), and the
     /// client had not finished.
     AfterServerHello,
+    /// The client's certificate was missing or refused (client authentication).
+    ClientCertificate,
 }
 
 impl Phase {
@@ -32,6 +34,7 @@ impl Phase {
             Phase::BeforeAnyBytes => "before-any-bytes",
             Phase::ClientHello => "client-hello",
             Phase::AfterServerHello => "after-server-hello",
+            Phase::ClientCertificate => "client-certificate",
         }
     }
 }
@@ -56,6 +59,8 @@ pub(crate) struct Failed {
     /// The alert we sent, when it went out in plaintext and we could read it back.
     pub alert_sent: Option<rustls::AlertDescription>,
     pub elapsed: Duration,
+    /// The client certificate presented, if client authentication ran.
+    pub presented: Option<crate::client_auth::Presented>,
 }
 
 /// How many of the client's first bytes are kept for diagnosis: a whole ClientHello
@@ -148,6 +153,7 @@ impl Handshake<'_> {
             bytes_received: self.bytes_received,
             alert_sent: self.alert_sent,
             elapsed: started.elapsed(),
+            presented: None,
         }
     }
 

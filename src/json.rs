@@ -47,6 +47,13 @@ impl Obj {
         self
     }
 
+    /// `s` as a JSON string literal.
+    pub(crate) fn quote(s: &str) -> String {
+        let mut out = String::new();
+        push_str(&mut out, s);
+        out
+    }
+
     pub(crate) fn finish(mut self) -> String {
         self.0.push('}');
         self.0

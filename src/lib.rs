@@ -53,6 +53,7 @@
 #![warn(missing_docs)]
 
 mod certificate;
+mod client_auth;
 mod client_hello;
 mod config;
 mod connection;
@@ -73,6 +74,7 @@ mod timer;
 mod worker;
 
 pub use certificate::CertificateInfo;
+pub use client_auth::AuthorizationError;
 pub use client_hello::ClientHello;
 pub use credentials::Pem;
 pub use diagnose::{Cause, TlsClientError};
@@ -80,7 +82,7 @@ pub use error::Error;
 pub use event::{EndAck, Event, Events, IntoIter, Payload, RecvError};
 pub use handler::{Handler, Handlers};
 pub use handshake::Phase;
-pub use options::{ServerOptions, TlsVersion};
+pub use options::{ClientAuth, ServerOptions, TlsVersion};
 pub use provider::{cipher_suite_name, group_name, suite_name, Provider};
 pub use server::{Server, ServerHandle};
 pub use socket::{SocketInfo, TlsSocket};

@@ -38,6 +38,54 @@ impl TlsVersion {
     }
 }
 
+/// Whether and how clients must present a certificate (mutual TLS).
+///
+/// | mode | Node's options | without a certificate | with an invalid one |
+/// |---|---|---|---|
+/// | `Off` | `requestCert: false` | connects (none asked for) | — |
+/// | `Optional` | — | connects, `authorized = false` | handshake fails, alert sent |
+/// | `Required` | `requestCert: true, rejectUnauthorized: true` | handshake fails, `certificate_required` | handshake fails, alert sent |
+/// | `Inspect` | `requestCert: true, rejectUnauthorized: false` | connects, `authorized = false` | connects, `authorized = false` + `authorization_error` |
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// No certificate is requested. The default.
+    #[default]
+    Off,
+    /// A certificate is requested and verified if presented; clients without one connect
+    /// unauthenticated.
+    Optional,
+    /// A valid certificate from one of the trusted CAs is required.
+    Required,
+    /// A certificate is requested and checked, but the handshake completes whatever the
+    /// result; the socket reports it. Insecure by design: your code must check
+    /// [`SocketInfo::authorized`](crate::SocketInfo::authorized). Logged as a warning at
+    /// startup.
+    Inspect,
+}
+
+impl ClientAuth {
+    /// `off`, `optional`, `required`, `inspect`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ClientAuth::Off => "off",
+            ClientAuth::Optional => "optional",
+            ClientAuth::Required => "required",
+            ClientAuth::Inspect => "inspect",
+        }
+    }
+
+    /// Parses the names [`name`](Self::name) gives.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "off" => Some(ClientAuth::Off),
+            "optional" => Some(ClientAuth::Optional),
+            "required" => Some(ClientAuth::Required),
+            "inspect" => Some(ClientAuth::Inspect),
+            _ => None,
+        }
+    }
+}
+
 /// How to start a [`Server`](crate::Server). Build it with the methods below; every option
 /// has a default, and nothing is checked until [`Server::bind`](crate::Server::bind).
 ///
@@ -57,6 +105,10 @@ pub struct ServerOptions {
     pub(crate) cipher_suites: Option<Vec<String>>,
     pub(crate) kx_groups: Option<Vec<String>>,
     pub(crate) alpn: Vec<Vec<u8>>,
+    pub(crate) client_auth: ClientAuth,
+    pub(crate) reject_unauthorized: bool,
+    pub(crate) client_cas: Vec<Pem>,
+    pub(crate) crls: Vec<Pem>,
     pub(crate) handshake_timeout: Duration,
     pub(crate) max_connections: usize,
     pub(crate) bind: String,
@@ -87,6 +139,10 @@ impl ServerOptions {
             cipher_suites: None,
             kx_groups: None,
             alpn: Vec::new(),
+            client_auth: ClientAuth::Off,
+            reject_unauthorized: true,
+            client_cas: Vec::new(),
+            crls: Vec::new(),
             handshake_timeout: Duration::from_secs(10),
             max_connections: 1024,
             bind: "127.0.0.1:8000".into(),
@@ -158,6 +214,63 @@ impl ServerOptions {
     /// Defaults to none: ALPN is not negotiated.
     pub fn alpn<S: AsRef<[u8]>>(mut self, protocols: &[S]) -> Self {
         self.alpn = protocols.iter().map(|p| p.as_ref().to_vec()).collect();
+        self
+    }
+
+    /// Whether clients must present a certificate; see [`ClientAuth`]. Defaults to
+    /// [`ClientAuth::Off`]. Any other mode needs at least one CA ([`client_ca_file`](Self::client_ca_file)).
+    pub fn client_auth(mut self, mode: ClientAuth) -> Self {
+        self.client_auth = mode;
+        self.reject_unauthorized = mode != ClientAuth::Inspect;
+        self
+    }
+
+    /// Node's `requestCert`: `true` asks for a client certificate ([`ClientAuth::Required`],
+    /// or [`ClientAuth::Inspect`] with `reject_unauthorized(false)`, in either order);
+    /// `false` is [`ClientAuth::Off`]. Defaults to `false`.
+    pub fn request_cert(mut self, request: bool) -> Self {
+        self.client_auth = match (request, self.reject_unauthorized) {
+            (false, _) => ClientAuth::Off,
+            (true, true) => ClientAuth::Required,
+            (true, false) => ClientAuth::Inspect,
+        };
+        self
+    }
+
+    /// Node's `rejectUnauthorized`: with `request_cert(true)`, `false` lets clients with a
+    /// missing or invalid certificate in ([`ClientAuth::Inspect`]). Defaults to `true`.
+    pub fn reject_unauthorized(mut self, reject: bool) -> Self {
+        self.reject_unauthorized = reject;
+        self.client_auth = match (self.client_auth, reject) {
+            (ClientAuth::Required, false) => ClientAuth::Inspect,
+            (ClientAuth::Inspect, true) => ClientAuth::Required,
+            (mode, _) => mode,
+        };
+        self
+    }
+
+    /// A PEM file of CA certificates trusted to issue client certificates (Node's `ca`).
+    /// May be given several times. Their names are sent to clients in the
+    /// CertificateRequest so they can pick the right certificate.
+    pub fn client_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.client_cas.push(Pem::File(path.into()));
+        self
+    }
+
+    /// Client CA certificates as PEM text in memory.
+    pub fn client_ca_pem(mut self, label: impl Into<String>, pem: impl Into<Vec<u8>>) -> Self {
+        self.client_cas.push(Pem::Bytes {
+            label: label.into(),
+            data: pem.into(),
+        });
+        self
+    }
+
+    /// A PEM file of certificate revocation lists (Node's `crl`); a client certificate
+    /// listed there is refused as revoked. May be given several times. Certificates whose
+    /// issuer has no CRL here are not checked for revocation.
+    pub fn crl_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.crls.push(Pem::File(path.into()));
         self
     }
 

@@ -170,6 +170,7 @@ impl Server {
             versions,
             built.key_algorithm,
             options.handshake_timeout,
+            built.trust,
         );
         let listener = bind_listener(&options.bind)?;
         let local_addr = listener

@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use crate::certificate::CertificateInfo;
+use crate::client_auth::AuthorizationError;
 use crate::connection::Conn;
 
 /// What a handshake settled, fixed for the life of the connection (Node's
@@ -34,6 +36,15 @@ pub struct SocketInfo {
     pub resumed: bool,
     /// From TCP accept to handshake complete.
     pub handshake_duration: Duration,
+    /// Whether the client presented a certificate that our CAs vouch for (Node's
+    /// `authorized`). Always `false` when client authentication is off.
+    pub authorized: bool,
+    /// Why the client is not authorized, when client authentication is on (Node's
+    /// `authorizationError`).
+    pub authorization_error: Option<AuthorizationError>,
+    /// The client's certificate chain as presented, leaf first; empty when none was sent
+    /// (Node's `getPeerCertificate(true)`).
+    pub peer_chain: Vec<CertificateInfo>,
 }
 
 /// A handle to one secure connection: cheap to clone, `Send`, usable from any thread.
@@ -105,6 +116,21 @@ impl TlsSocket {
     /// From TCP accept to handshake complete.
     pub fn handshake_duration(&self) -> Duration {
         self.info.handshake_duration
+    }
+
+    /// Whether the client's certificate was verified (Node's `authorized`).
+    pub fn authorized(&self) -> bool {
+        self.info.authorized
+    }
+
+    /// Why the client is not authorized (Node's `authorizationError`).
+    pub fn authorization_error(&self) -> Option<&AuthorizationError> {
+        self.info.authorization_error.as_ref()
+    }
+
+    /// The client's certificate, if it sent one (Node's `getPeerCertificate()`).
+    pub fn peer_certificate(&self) -> Option<&CertificateInfo> {
+        self.info.peer_chain.first()
     }
 
     /// Queues `data` to be encrypted and sent, without blocking. Returns `true` while the

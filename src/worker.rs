@@ -8,13 +8,15 @@ use std::time::Instant;
 
 use rustls::ServerConnection;
 
+use crate::certificate::CertificateInfo;
 use crate::connection::{self, Conn};
 use crate::event::Event;
+use crate::options::ClientAuth;
 use crate::pool::Slot;
 use crate::provider::{cipher_suite_name, group_name};
 use crate::server::{Mode, Shared, Tracked};
 use crate::socket::SocketInfo;
-use crate::{diagnose, handshake, stream};
+use crate::{client_auth, diagnose, handshake, stream};
 
 pub(crate) fn serve(
     shared: &Shared,
@@ -31,12 +33,14 @@ pub(crate) fn serve(
         shared.tracked().insert(id, Tracked::Handshaking(second));
     }
     let deadline = started + shared.handshake_timeout;
+    client_auth::reset();
     let outcome = handshake::run(&sock, shared.config.clone(), deadline, started, &|| {
         shared.stopping()
     });
     let tls = match outcome {
         Ok(tls) => tls,
-        Err(failed) => {
+        Err(mut failed) => {
+            failed.presented = client_auth::take_presented();
             shared.tracked().remove(&id);
             let error = diagnose::explain(id, peer, local, failed, &shared.settings);
             // The connection and its place in the pool are free before anyone hears of it.
@@ -48,7 +52,9 @@ pub(crate) fn serve(
     };
     let _ = sock.set_read_timeout(None);
     let _ = sock.set_write_timeout(None);
-    let info = Arc::new(socket_info(&tls, id, peer, local, started));
+    let mut info = socket_info(&tls, id, peer, local, started);
+    authorize(&mut info, &tls, shared);
+    let info = Arc::new(info);
     log_secure(&info);
     let conn = Conn::new(
         info,
@@ -122,13 +128,70 @@ fn socket_info(
             .map(|p| String::from_utf8_lossy(p).into_owned()),
         resumed: tls.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
         handshake_duration: started.elapsed(),
+        authorized: false,
+        authorization_error: None,
+        peer_chain: Vec::new(),
     }
 }
 
-/// The seed's example 1 output, as one log line.
+/// Node's `authorized` / `authorizationError` and the peer certificate, from what the
+/// client presented in the handshake that just completed on this thread.
+fn authorize(info: &mut SocketInfo, tls: &ServerConnection, shared: &Shared) {
+    let trust = &shared.settings.trust;
+    if trust.mode == ClientAuth::Off {
+        return;
+    }
+    let provider = &shared.settings.provider;
+    if info.resumed {
+        // A resumed session carries the chain rustls verified in the full handshake
+        // (Inspect mode turns resumption off, so this chain was accepted).
+        info.peer_chain = tls
+            .peer_certificates()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|der| CertificateInfo::parse(der, provider))
+            .collect();
+        info.authorized = !info.peer_chain.is_empty();
+        if !info.authorized {
+            info.authorization_error = Some(client_auth::authorization_error(None, None, trust));
+        }
+        return;
+    }
+    let presented = client_auth::take_presented();
+    if let Some(p) = &presented {
+        info.peer_chain = p
+            .chain
+            .iter()
+            .filter_map(|der| CertificateInfo::parse(der, provider))
+            .collect();
+    }
+    match presented.map(|p| p.verdict) {
+        Some(None) => info.authorized = true,
+        verdict => {
+            let verdict = verdict.flatten();
+            info.authorization_error = Some(client_auth::authorization_error(
+                verdict.as_ref(),
+                info.peer_chain.first(),
+                trust,
+            ));
+        }
+    }
+}
+
+/// The seed's example 1 output, as one log line (plus the client certificate's subject
+/// and whether it is authorized, as the seed's example 2 prints).
 fn log_secure(info: &SocketInfo) {
+    let client = match (info.peer_chain.first(), &info.authorization_error) {
+        (Some(cert), None) => format!(" client=\"{}\" authorized", cert.subject_line),
+        (Some(cert), Some(e)) => format!(
+            " client=\"{}\" unauthorized ({})",
+            cert.subject_line, e.code
+        ),
+        (None, Some(e)) => format!(" client=none unauthorized ({})", e.code),
+        (None, None) => String::new(),
+    };
     log::info!(
-        "#{} {} secure: {} {} group={} sni={} alpn={}{} in {:.1} ms",
+        "#{} {} secure: {} {} group={} sni={} alpn={}{}{} in {:.1} ms",
         info.id,
         info.remote_addr,
         info.protocol,
@@ -137,6 +200,7 @@ fn log_secure(info: &SocketInfo) {
         info.server_name.as_deref().unwrap_or("-"),
         info.alpn_protocol.as_deref().unwrap_or("-"),
         if info.resumed { " resumed" } else { "" },
+        client,
         info.handshake_duration.as_secs_f64() * 1000.0
     );
 }
