@@ -75,7 +75,7 @@ pub(crate) fn run(
     deadline: Instant,
     started: Instant,
     stopping: &dyn Fn() -> bool,
-) -> Result<ServerConnection, Failed> {
+) -> Result<ServerConnection, Box<Failed>> {
     let mut hs = Handshake {
         sock,
         first_bytes: Vec::new(),
@@ -145,8 +145,8 @@ impl Handshake<'_> {
         }
     }
 
-    fn failed(&mut self, failure: Failure, started: Instant) -> Failed {
-        Failed {
+    fn failed(&mut self, failure: Failure, started: Instant) -> Box<Failed> {
+        Box::new(Failed {
             failure,
             phase: self.phase(),
             first_bytes: std::mem::take(&mut self.first_bytes),
@@ -154,7 +154,7 @@ impl Handshake<'_> {
             alert_sent: self.alert_sent,
             elapsed: started.elapsed(),
             presented: None,
-        }
+        })
     }
 
     fn read(&mut self, buf: &mut [u8], deadline: Instant) -> Result<usize, Failure> {

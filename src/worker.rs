@@ -42,7 +42,7 @@ pub(crate) fn serve(
         Err(mut failed) => {
             failed.presented = client_auth::take_presented();
             shared.tracked().remove(&id);
-            let error = diagnose::explain(id, peer, local, failed, &shared.settings);
+            let error = diagnose::explain(id, peer, local, *failed, &shared.settings);
             // The connection and its place in the pool are free before anyone hears of it.
             drop(sock);
             drop(slot);
