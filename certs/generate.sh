@@ -9,6 +9,10 @@
 #
 # The script always regenerates every file (new keys, new serial numbers), so
 # the certificates change on each run while the file names stay the same.
+#
+# At the end it runs certs/client/generate.sh, which regenerates the
+# client-authentication credentials in certs/client/. That script also runs
+# on its own and touches nothing outside certs/client/.
 set -euo pipefail
 
 OPENSSL="${OPENSSL:-openssl}"
@@ -136,3 +140,6 @@ chmod 0755 "$DIR/generate.sh"
 
 echo "Generated demo credentials in $DIR:"
 ( cd "$DIR" && ls -l ./*.key ./*.crt bad/ )
+
+# ------------------------------------------------ client-auth credentials ---
+OPENSSL="$OPENSSL" "$BASH" "$DIR/client/generate.sh"

@@ -48,8 +48,8 @@ fn start_server(args: &[&str]) -> (Proc, SocketAddr) {
 }
 
 // ---------------------------------------------------------------------------------------
-// A tiny JSON check for the flat objects `--events json` prints (strings, numbers,
-// booleans, null).
+// A tiny JSON check for the objects `--events json` prints (strings, numbers, booleans,
+// null, and the nested certificate object with its list of names).
 
 #[derive(Clone, Debug, PartialEq)]
 enum Value {
@@ -57,6 +57,8 @@ enum Value {
     Num(f64),
     Bool(bool),
     Null,
+    Obj(Vec<(String, Value)>),
+    List(Vec<Value>),
 }
 
 #[derive(Debug)]
@@ -98,6 +100,31 @@ impl Obj {
     fn event(&self) -> &str {
         self.str("event")
     }
+
+    /// A nested object.
+    fn obj(&self, key: &str) -> Obj {
+        match self.get(key) {
+            Value::Obj(fields) => Obj {
+                line: self.line.clone(),
+                fields: fields.clone(),
+            },
+            other => panic!("{key:?} is {other:?}, not an object, in {}", self.line),
+        }
+    }
+
+    /// A list of strings.
+    fn strs(&self, key: &str) -> Vec<String> {
+        match self.get(key) {
+            Value::List(items) => items
+                .iter()
+                .map(|v| match v {
+                    Value::Str(s) => s.clone(),
+                    other => panic!("{other:?} in {key:?} is not a string"),
+                })
+                .collect(),
+            other => panic!("{key:?} is {other:?}, not a list, in {}", self.line),
+        }
+    }
 }
 
 /// Parses one line as a flat JSON object, or panics saying why it is not one.
@@ -117,31 +144,7 @@ fn parse_object(line: &str) -> Result<Vec<(String, Value)>, String> {
         i: 0,
     };
     p.ws();
-    p.eat(b'{')?;
-    let mut fields: Vec<(String, Value)> = Vec::new();
-    p.ws();
-    if p.peek() == Some(b'}') {
-        p.i += 1;
-    } else {
-        loop {
-            p.ws();
-            let key = p.string()?;
-            if fields.iter().any(|(k, _)| *k == key) {
-                return Err(format!("duplicate key {key:?}"));
-            }
-            p.ws();
-            p.eat(b':')?;
-            p.ws();
-            let value = p.value()?;
-            fields.push((key, value));
-            p.ws();
-            match p.next() {
-                Some(b',') => continue,
-                Some(b'}') => break,
-                other => return Err(format!("expected , or }} at {}, got {other:?}", p.i)),
-            }
-        }
-    }
+    let fields = p.object()?;
     p.ws();
     if p.i != p.s.len() {
         return Err(format!("trailing text at byte {}", p.i));
@@ -192,8 +195,58 @@ impl Parser<'_> {
         }
     }
 
+    fn object(&mut self) -> Result<Vec<(String, Value)>, String> {
+        self.eat(b'{')?;
+        let mut fields: Vec<(String, Value)> = Vec::new();
+        self.ws();
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+            return Ok(fields);
+        }
+        loop {
+            self.ws();
+            let key = self.string()?;
+            if fields.iter().any(|(k, _)| *k == key) {
+                return Err(format!("duplicate key {key:?}"));
+            }
+            self.ws();
+            self.eat(b':')?;
+            self.ws();
+            let value = self.value()?;
+            fields.push((key, value));
+            self.ws();
+            match self.next() {
+                Some(b',') => continue,
+                Some(b'}') => return Ok(fields),
+                other => return Err(format!("expected , or }} at {}, got {other:?}", self.i)),
+            }
+        }
+    }
+
+    fn list(&mut self) -> Result<Vec<Value>, String> {
+        self.eat(b'[')?;
+        let mut items = Vec::new();
+        self.ws();
+        if self.peek() == Some(b']') {
+            self.i += 1;
+            return Ok(items);
+        }
+        loop {
+            self.ws();
+            items.push(self.value()?);
+            self.ws();
+            match self.next() {
+                Some(b',') => continue,
+                Some(b']') => return Ok(items),
+                other => return Err(format!("expected , or ] at {}, got {other:?}", self.i)),
+            }
+        }
+    }
+
     fn value(&mut self) -> Result<Value, String> {
         match self.peek() {
+            Some(b'{') => Ok(Value::Obj(self.object()?)),
+            Some(b'[') => Ok(Value::List(self.list()?)),
             Some(b'"') => Ok(Value::Str(self.string()?)),
             Some(b't') => self.lit("true", Value::Bool(true)),
             Some(b'f') => self.lit("false", Value::Bool(false)),
@@ -744,4 +797,185 @@ fn plain_http_fails_in_the_client_hello_phase() {
     // The server never answered with a ServerHello, only with a fatal alert: the failure
     // is in the ClientHello phase, not "after-server-hello".
     assert_eq!(error.str("phase"), "client-hello", "{line}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Client authentication with real openssl clients
+
+/// `openssl s_client` with `extra` flags, one line written; returns the finished process.
+fn s_client(addr: SocketAddr, extra: &[&str], line: &str, wait_echo: bool) -> Proc {
+    let connect = addr.to_string();
+    let mut args = vec![
+        "s_client",
+        "-connect",
+        &connect,
+        "-CAfile",
+        "certs/ca.crt",
+        "-servername",
+        "localhost",
+    ];
+    args.extend_from_slice(extra);
+    let mut client = Proc::spawn(
+        "openssl s_client",
+        Command::new("openssl")
+            .args(&args)
+            .current_dir(crate_root())
+            .stdin(Stdio::piped()),
+    );
+    let mut stdin = client.child.stdin.take().unwrap();
+    let _ = writeln!(stdin, "{line}");
+    let _ = stdin.flush();
+    if wait_echo {
+        client.stdout.wait_for("the echo", |l| l == line);
+    }
+    drop(stdin);
+    client.wait_exit();
+    client
+}
+
+#[test]
+fn client_auth_required_accepts_openssl_with_a_client_certificate() {
+    if skip_unless_installed("openssl") {
+        return;
+    }
+    let (mut server, addr) =
+        start_server(&["--client-auth", "required", "--ca", "certs/client/ca.crt"]);
+    let client = s_client(
+        addr,
+        &[
+            "-cert",
+            "certs/client/client.crt",
+            "-key",
+            "certs/client/client.key",
+        ],
+        "hello with a client certificate",
+        true,
+    );
+    assert!(client.stdout.text().contains("Verify return code: 0 (ok)"));
+    server
+        .stderr
+        .wait_for("the log line with the client's subject", |l| {
+            l.contains("client=\"CN=demo client, O=tls-server demo\" authorized")
+        });
+    let secure = server.stdout.wait_for("secureConnection", |l| {
+        json(l).event() == "secureConnection"
+    });
+    let secure = json(&secure);
+    assert!(secure.bool("authorized"), "{secure:?}");
+}
+
+#[test]
+fn client_auth_required_refuses_openssl_without_a_certificate_and_says_why() {
+    if skip_unless_installed("openssl") {
+        return;
+    }
+    let (mut server, addr) =
+        start_server(&["--client-auth", "required", "--ca", "certs/client/ca.crt"]);
+    // -ign_eof: keep reading after our line, until the server's alert arrives.
+    let client = s_client(addr, &["-ign_eof"], "hello without a certificate", false);
+    let seen = format!("{}\n{}", client.stdout.text(), client.stderr.text());
+    assert!(
+        seen.contains("certificate required"),
+        "the client should see the certificate_required alert: {seen}"
+    );
+    let line = server
+        .stdout
+        .wait_for("tlsClientError", |l| json(l).event() == "tlsClientError");
+    let error = json(&line);
+    assert_eq!(error.str("cause"), "client-certificate", "{line}");
+    assert_eq!(
+        error.str("authorizationError"),
+        "NO_PEER_CERTIFICATE",
+        "{line}"
+    );
+    server.stderr.wait_for("the log's reason", |l| {
+        l.contains("the client sent no certificate")
+    });
+}
+
+/// `openssl x509 -noout ... -in FILE`, as `key=value` pairs.
+fn openssl_x509(file: &str) -> Vec<(String, String)> {
+    let (status, p, _) = run(
+        "openssl x509",
+        Command::new("openssl")
+            .args([
+                "x509",
+                "-noout",
+                "-subject",
+                "-issuer",
+                "-serial",
+                "-fingerprint",
+                "-sha256",
+                "-dates",
+                "-ext",
+                "subjectAltName",
+                "-in",
+                file,
+            ])
+            .current_dir(crate_root())
+            .stdin(Stdio::null()),
+    );
+    assert!(status.success(), "{}", p.stderr.text());
+    let mut out = Vec::new();
+    let mut lines = p.stdout.seen.iter().peekable();
+    while let Some(line) = lines.next() {
+        if line.starts_with("X509v3 Subject Alternative Name") {
+            let value = lines
+                .next()
+                .map(|l| l.trim().to_string())
+                .unwrap_or_default();
+            out.push(("san".to_string(), value));
+        } else if let Some((k, v)) = line.split_once('=') {
+            out.push((k.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    out
+}
+
+#[test]
+fn peer_certificate_facts_match_openssl_x509() {
+    if skip_unless_installed("openssl") {
+        return;
+    }
+    let (mut server, addr) =
+        start_server(&["--client-auth", "required", "--ca", "certs/client/ca.crt"]);
+    s_client(
+        addr,
+        &[
+            "-cert",
+            "certs/client/client.crt",
+            "-key",
+            "certs/client/client.key",
+        ],
+        "facts",
+        true,
+    );
+    let line = server.stdout.wait_for("secureConnection", |l| {
+        json(l).event() == "secureConnection"
+    });
+    let cert = json(&line).obj("peerCertificate");
+    let field = |name: &str| -> String {
+        if name == "subjectaltname" {
+            cert.strs(name).join(", ")
+        } else {
+            cert.str(name).to_string()
+        }
+    };
+    let facts = openssl_x509("certs/client/client.crt");
+    let get = |k: &str| {
+        facts
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("openssl printed no {k}: {facts:?}"))
+    };
+    // openssl 3 prints `CN = demo client, O = tls-server demo`.
+    let compact = |s: String| s.replace(" = ", "=");
+    assert_eq!(field("subject"), compact(get("subject")));
+    assert_eq!(field("issuer"), compact(get("issuer")));
+    assert_eq!(field("serialNumber"), get("serial"));
+    assert_eq!(field("fingerprint256"), get("sha256 Fingerprint"));
+    assert_eq!(field("valid_from"), get("notBefore"));
+    assert_eq!(field("valid_to"), get("notAfter"));
+    assert_eq!(field("subjectaltname"), get("san"));
 }

@@ -101,3 +101,39 @@ fn pipe_example_copies_the_stream_into_its_log() {
         .wait_for("the closed line", |l| l.contains("closed after 11 bytes"));
     interrupt(&mut p);
 }
+
+#[test]
+fn client_auth_example_greets_authorized_clients_and_turns_others_away() {
+    let (mut p, addr) = start(
+        "client_auth",
+        "TLS server with client authentication listening on",
+    );
+    // Without a certificate: the example answers in words, then closes.
+    let mut anonymous = connect(addr);
+    let mut said = String::new();
+    anonymous
+        .read_to_string(&mut said)
+        .expect("a clean close after the message");
+    assert_eq!(said, "a client certificate is required\n");
+    p.stdout.wait_for("the no-certificate line", |l| {
+        l.contains("the client sent no certificate")
+    });
+    // With the demo client certificate: greeted, then answered.
+    let mut member = connect_with(addr, client_config_presenting(Some("client")));
+    let greeting = b"authenticated! starting secure communication\n";
+    let mut got = vec![0u8; greeting.len()];
+    member.read_exact(&mut got).unwrap();
+    assert_eq!(got, greeting);
+    p.stdout.wait_for("the subject line", |l| {
+        l.contains("subject: CN=demo client, O=tls-server demo")
+    });
+    p.stdout
+        .wait_for("the authorized line", |l| l.contains("authorized: true"));
+    member.write_all(b"hi\n").unwrap();
+    member.flush().unwrap();
+    let reply = b"secure reply: hi\n";
+    let mut got = vec![0u8; reply.len()];
+    member.read_exact(&mut got).unwrap();
+    assert_eq!(got, reply);
+    interrupt(&mut p);
+}

@@ -113,6 +113,35 @@ pub fn client_config_with(
     )
 }
 
+/// A client config that trusts the demo CA and presents `certs/client/NAME.crt` with its key,
+/// or no certificate for `None`.
+pub fn client_config_presenting(name: Option<&str>) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_file(cert("ca.crt")).expect("ca.crt"))
+        .expect("CA accepted");
+    let builder = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .expect("versions ok")
+        .with_root_certificates(roots);
+    Arc::new(match name {
+        None => builder.with_no_client_auth(),
+        Some(name) => {
+            let dir = certs_dir().join("client");
+            let chain = CertificateDer::pem_file_iter(dir.join(format!("{name}.crt")))
+                .expect("client certificate readable")
+                .collect::<Result<Vec<_>, _>>()
+                .expect("client certificate parses");
+            let key =
+                rustls::pki_types::PrivateKeyDer::from_pem_file(dir.join(format!("{name}.key")))
+                    .expect("client key parses");
+            builder
+                .with_client_auth_cert(chain, key)
+                .expect("client cert and key match")
+        }
+    })
+}
+
 pub fn client_config() -> Arc<rustls::ClientConfig> {
     client_config_with(rustls::DEFAULT_VERSIONS)
 }
