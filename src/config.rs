@@ -92,6 +92,9 @@ pub(crate) fn build(options: &ServerOptions) -> Result<Built, Error> {
         } else {
             ServerSessionMemoryCache::new(options.session_cache_size)
         };
+    if options.session_tickets && options.client_auth != crate::ClientAuth::Inspect {
+        config.ticketer = options.provider.ticketer()?;
+    }
     Ok(Built {
         config: Arc::new(config),
         key_algorithm: Some(key_algorithm),

@@ -118,6 +118,7 @@ pub struct ServerOptions {
     pub(crate) linger: Duration,
     pub(crate) thread_stack_size: usize,
     pub(crate) session_cache_size: usize,
+    pub(crate) session_tickets: bool,
     pub(crate) provider: Provider,
     pub(crate) server_config: Option<Arc<rustls::ServerConfig>>,
 }
@@ -152,6 +153,7 @@ impl ServerOptions {
             linger: Duration::from_secs(2),
             thread_stack_size: 256 * 1024,
             session_cache_size: 256,
+            session_tickets: true,
             provider: Provider::default(),
             server_config: None,
         }
@@ -344,6 +346,15 @@ impl ServerOptions {
     /// stateful tickets (TLS 1.3); 0 turns resumption off. Defaults to 256.
     pub fn session_cache_size(mut self, n: usize) -> Self {
         self.session_cache_size = n;
+        self
+    }
+
+    /// Whether to issue session tickets (RFC 5077 / RFC 8446 §4.6.1), so clients resume
+    /// without the server remembering them. Ticket keys are random per process and rotate
+    /// every 6 hours. Defaults to `true`, as in Node. Turned off in
+    /// [`ClientAuth::Inspect`] mode.
+    pub fn session_tickets(mut self, on: bool) -> Self {
+        self.session_tickets = on;
         self
     }
 

@@ -64,6 +64,19 @@ impl Provider {
         }
     }
 
+    /// rustls's recommended session-ticket maker for this provider (12-hour tickets,
+    /// keys rotated every 6 hours, random keys per process).
+    pub(crate) fn ticketer(
+        self,
+    ) -> Result<std::sync::Arc<dyn rustls::server::ProducesTickets>, rustls::Error> {
+        match self {
+            #[cfg(feature = "aws-lc-rs")]
+            Provider::AwsLcRs => rustls::crypto::aws_lc_rs::Ticketer::new(),
+            #[cfg(feature = "ring")]
+            Provider::Ring => rustls::crypto::ring::Ticketer::new(),
+        }
+    }
+
     fn all_suites(self) -> &'static [SupportedCipherSuite] {
         match self {
             #[cfg(feature = "aws-lc-rs")]
