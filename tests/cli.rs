@@ -986,7 +986,8 @@ fn peer_certificate_facts_match_openssl_x509() {
 #[test]
 fn running_out_of_descriptors_is_a_server_error_and_the_server_recovers() {
     // A descriptor limit so low that a few idle TCP connections exhaust it.
-    let script = format!("ulimit -n 24 && exec '{BIN}' serve --port 0 --events json --handshake-timeout 30");
+    let script =
+        format!("ulimit -n 24 && exec '{BIN}' serve --port 0 --events json --handshake-timeout 30");
     let mut server = Proc::spawn(
         "tls-server (ulimit -n 24)",
         Command::new("sh")
@@ -1006,10 +1007,16 @@ fn running_out_of_descriptors_is_a_server_error_and_the_server_recovers() {
     let line = server
         .stdout
         .wait_for("serverError", |l| json(l).event() == "serverError");
-    assert!(json(&line).str("error").contains("Too many open files"), "{line}");
+    assert!(
+        json(&line).str("error").contains("Too many open files"),
+        "{line}"
+    );
     assert!(json(&line).str("error").contains("ulimit -n"), "{line}");
     // Once the idle clients leave, descriptors are free again and TLS works.
     drop(idle);
     let mut client = support::connect(addr);
-    assert_eq!(support::echo_roundtrip(&mut client, b"still here"), b"still here");
+    assert_eq!(
+        support::echo_roundtrip(&mut client, b"still here"),
+        b"still here"
+    );
 }
