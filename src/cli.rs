@@ -38,6 +38,7 @@ SERVE OPTIONS (defaults in brackets):
     --max-connections N       connection cap; excess connections are refused [1024]
     --grace SECS              on Ctrl-C, time for connections to close [5]
     --provider NAME           crypto provider: aws-lc-rs or ring [aws-lc-rs if built in]
+    --keylog FILE             append TLS secrets for Wireshark (also: SSLKEYLOGFILE) [none]
     --events json|none        print one JSON object per event on stdout [none]
     --log-level LEVEL         error, warn, info, debug or trace (logs go to stderr) [info]
 ";
@@ -85,6 +86,10 @@ fn parse_serve(parser: &mut lexopt::Parser) -> Result<Serve, Box<dyn std::error:
     let mut port: Option<u16> = None;
     let mut events_json = false;
     let mut log_level = LevelFilter::Info;
+    // The SSLKEYLOGFILE convention (curl, browsers, OpenSSL's s_client -keylogfile).
+    let mut keylog: Option<std::path::PathBuf> = std::env::var_os("SSLKEYLOGFILE")
+        .filter(|v| !v.is_empty())
+        .map(Into::into);
     while let Some(arg) = parser.next()? {
         match arg {
             Long("bind") => bind = parser.value()?.string()?,
@@ -123,6 +128,7 @@ fn parse_serve(parser: &mut lexopt::Parser) -> Result<Serve, Box<dyn std::error:
                 })?);
             }
             Long("ca") => options = options.client_ca_file(parser.value()?),
+            Long("keylog") => keylog = Some(parser.value()?.into()),
             Long("crl") => options = options.crl_file(parser.value()?),
             Long("handshake-timeout") => {
                 options = options.handshake_timeout(seconds(parser.value()?.string()?)?)
@@ -165,6 +171,9 @@ fn parse_serve(parser: &mut lexopt::Parser) -> Result<Serve, Box<dyn std::error:
             None => bind.clone(),
         };
         bind = format!("{host}:{port}");
+    }
+    if let Some(path) = keylog {
+        options = options.key_log_file(path);
     }
     Ok(Serve {
         options: options.bind(bind),

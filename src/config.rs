@@ -8,6 +8,7 @@ use rustls::ServerConfig;
 
 use crate::client_auth::{self, Trust};
 use crate::credentials;
+use crate::keylog::KeyLogFile;
 use crate::options::{ServerOptions, TlsVersion};
 use crate::Error;
 
@@ -92,6 +93,9 @@ pub(crate) fn build(options: &ServerOptions) -> Result<Built, Error> {
         } else {
             ServerSessionMemoryCache::new(options.session_cache_size)
         };
+    if let Some(path) = &options.key_log {
+        config.key_log = Arc::new(KeyLogFile::create(path)?);
+    }
     if options.session_tickets && options.client_auth != crate::ClientAuth::Inspect {
         config.ticketer = options.provider.ticketer()?;
     }

@@ -63,6 +63,7 @@ mod error;
 mod event;
 mod handler;
 mod handshake;
+mod keylog;
 mod listener;
 mod options;
 mod pool;

@@ -119,6 +119,7 @@ pub struct ServerOptions {
     pub(crate) thread_stack_size: usize,
     pub(crate) session_cache_size: usize,
     pub(crate) session_tickets: bool,
+    pub(crate) key_log: Option<PathBuf>,
     pub(crate) provider: Provider,
     pub(crate) server_config: Option<Arc<rustls::ServerConfig>>,
 }
@@ -154,6 +155,7 @@ impl ServerOptions {
             thread_stack_size: 256 * 1024,
             session_cache_size: 256,
             session_tickets: true,
+            key_log: None,
             provider: Provider::default(),
             server_config: None,
         }
@@ -355,6 +357,15 @@ impl ServerOptions {
     /// [`ClientAuth::Inspect`] mode.
     pub fn session_tickets(mut self, on: bool) -> Self {
         self.session_tickets = on;
+        self
+    }
+
+    /// Appends every connection's TLS secrets to `path` in the NSS key-log format, so
+    /// Wireshark can decrypt a capture (the `SSLKEYLOGFILE` convention). The file is created
+    /// with mode 0600 and a warning is logged: anyone with it can read the traffic.
+    /// Defaults to none.
+    pub fn key_log_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.key_log = Some(path.into());
         self
     }
 

@@ -1020,3 +1020,26 @@ fn running_out_of_descriptors_is_a_server_error_and_the_server_recovers() {
         b"still here"
     );
 }
+
+#[test]
+fn sslkeylogfile_makes_the_server_write_a_private_key_log_and_warn() {
+    use std::os::unix::fs::PermissionsExt;
+    let path =
+        std::env::temp_dir().join(format!("tls-server-cli-keylog-{}.txt", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let mut cmd = tls_server(&["serve", "--port", "0", "--events", "json"]);
+    cmd.env("SSLKEYLOGFILE", &path);
+    let mut server = Proc::spawn("tls-server with SSLKEYLOGFILE", &mut cmd);
+    let first = server.stdout.expect_line("the listening event");
+    let addr: SocketAddr = json(&first).str("addr").parse().unwrap();
+    server.stderr.wait_for("the key-log warning", |l| {
+        l.contains("anyone with this file can decrypt")
+    });
+    let mut client = support::connect(addr);
+    assert_eq!(support::echo_roundtrip(&mut client, b"k"), b"k");
+    let written = std::fs::read_to_string(&path).unwrap();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(mode, 0o600);
+    assert!(written.contains("CLIENT_TRAFFIC_SECRET_0 "), "{written}");
+}
