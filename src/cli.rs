@@ -38,6 +38,7 @@ SERVE OPTIONS (defaults in brackets):
     --max-connections N       connection cap; excess connections are refused [1024]
     --grace SECS              on Ctrl-C, time for connections to close [5]
     --provider NAME           crypto provider: aws-lc-rs or ring [aws-lc-rs if built in]
+    --trace                   log each handshake step by step (and a \"trace\" JSON event)
     --keylog FILE             append TLS secrets for Wireshark (also: SSLKEYLOGFILE) [none]
     --events json|none        print one JSON object per event on stdout [none]
     --log-level LEVEL         error, warn, info, debug or trace (logs go to stderr) [info]
@@ -129,6 +130,7 @@ fn parse_serve(parser: &mut lexopt::Parser) -> Result<Serve, Box<dyn std::error:
             }
             Long("ca") => options = options.client_ca_file(parser.value()?),
             Long("keylog") => keylog = Some(parser.value()?.into()),
+            Long("trace") => options = options.trace(true),
             Long("crl") => options = options.crl_file(parser.value()?),
             Long("handshake-timeout") => {
                 options = options.handshake_timeout(seconds(parser.value()?.string()?)?)
@@ -310,6 +312,17 @@ fn event_json(event: &Event) -> String {
         Event::Refused { peer, reason } => o.str("peer", &peer.to_string()).str("reason", reason),
         Event::ServerError { error } => o.str("error", error),
         Event::Closed => o,
+        Event::Trace(t) => o.num("id", t.id).str("peer", &t.peer.to_string()).raw(
+            "steps",
+            &format!(
+                "[{}]",
+                t.steps
+                    .iter()
+                    .map(|s| Obj::quote(s))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+        ),
         _ => o,
     }
     .finish()

@@ -218,6 +218,7 @@ pub(crate) fn explain(
         alert_sent,
         elapsed,
         presented,
+        ..
     } = failed;
     let mut phase = phase;
     let mut alert_sent = alert_sent.map(|a| format!("{a:?}"));
@@ -385,6 +386,29 @@ fn explain_tls(
                 ),
                 "allow one of the client's suites with --ciphers (or use the defaults), or enable a modern suite on the client".into(),
             ),
+            // A TLS 1.2 client that offers only RSA key exchange sends no groups at all:
+            // the real mismatch is its cipher suites (we allow only ECDHE, for forward
+            // secrecy).
+            PeerIncompatible::NoKxGroupsInCommon
+                if offered.is_some_and(|o| {
+                    o.groups.is_empty()
+                        && !o.cipher_suites.iter().any(|s| {
+                            s.starts_with("TLS_ECDHE_")
+                                || s.starts_with("TLS_AES_")
+                                || s.starts_with("TLS_CHACHA20_")
+                        })
+                }) =>
+            {
+                (
+                    Cause::NoCommonCipher,
+                    format!(
+                        "the client offered only cipher suites without ECDHE key exchange ({}), which tls-server does not support (no forward secrecy); we accept {}",
+                        list(&offered.map(|o| o.cipher_suites.clone()).unwrap_or_default()),
+                        list(&ours.suites)
+                    ),
+                    "enable ECDHE or TLS 1.3 suites on the client (any client from the last decade has them)".into(),
+                )
+            }
             PeerIncompatible::NoKxGroupsInCommon => (
                 Cause::NoCommonGroup,
                 format!(

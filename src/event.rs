@@ -21,6 +21,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use crate::connection::Conn;
 use crate::diagnose::TlsClientError;
 use crate::socket::TlsSocket;
+use crate::trace::HandshakeTrace;
 
 /// One thing that happened. Node's event names are given for each.
 #[derive(Debug)]
@@ -32,6 +33,9 @@ pub enum Event {
         /// The bound address.
         addr: SocketAddr,
     },
+    /// The story of a handshake, when [`ServerOptions::trace`](crate::ServerOptions::trace)
+    /// is on: just before its `SecureConnection` or `TlsClientError`.
+    Trace(Box<HandshakeTrace>),
     /// A TCP connection was accepted, before any TLS byte was read. Node: the
     /// `tls.createServer` `'connection'` event.
     Connection {
@@ -117,6 +121,7 @@ impl Event {
         match self {
             Event::Listening { .. } => "listening",
             Event::Connection { .. } => "connection",
+            Event::Trace(_) => "trace",
             Event::SecureConnection(_) => "secureConnection",
             Event::TlsClientError(_) => "tlsClientError",
             Event::Data { .. } => "data",

@@ -6,6 +6,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use crate::diagnose::TlsClientError;
 use crate::event::{Event, Events};
 use crate::socket::TlsSocket;
+use crate::trace::HandshakeTrace;
 use crate::worker::panic_message;
 
 /// Handlers for [`Server::run`](crate::Server::run). Every method has a default that does
@@ -39,6 +40,8 @@ pub trait Handler {
     fn on_server_error(&mut self, error: &str) {}
     /// [`Event::Closed`]: the server has shut down. The last call.
     fn on_closed(&mut self) {}
+    /// [`Event::Trace`]: a handshake's story, when tracing is on.
+    fn on_trace(&mut self, trace: &HandshakeTrace) {}
 }
 
 /// Handlers as closures, Node style:
@@ -204,5 +207,6 @@ fn dispatch<H: Handler + ?Sized>(h: &mut H, event: &Event) {
         Event::Refused { peer, reason } => h.on_refused(*peer, reason),
         Event::ServerError { error } => h.on_server_error(error),
         Event::Closed => h.on_closed(),
+        Event::Trace(t) => h.on_trace(t),
     }
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use rustls::{ServerConfig, ServerConnection};
 
 use crate::connection::READ_BUF;
+use crate::trace::Recorder;
 
 /// How far the handshake got.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +62,8 @@ pub(crate) struct Failed {
     pub elapsed: Duration,
     /// The client certificate presented, if client authentication ran.
     pub presented: Option<crate::client_auth::Presented>,
+    /// The flights so far, when tracing.
+    pub trace: Option<Recorder>,
 }
 
 /// How many of the client's first bytes are kept for diagnosis: a whole ClientHello
@@ -69,19 +72,22 @@ pub(crate) const KEEP: usize = 4096;
 
 /// Runs the handshake on `sock`. On success the connection is ready for application data
 /// (plaintext that came with the client's Finished may already be buffered in it).
+/// With `trace`, the flights are recorded for [`crate::trace`].
 pub(crate) fn run(
     sock: &TcpStream,
     config: Arc<ServerConfig>,
     deadline: Instant,
     started: Instant,
     stopping: &dyn Fn() -> bool,
-) -> Result<ServerConnection, Box<Failed>> {
+    trace: bool,
+) -> Result<(ServerConnection, Option<Recorder>), Box<Failed>> {
     let mut hs = Handshake {
         sock,
         first_bytes: Vec::new(),
         bytes_received: 0,
         sent_any: false,
         alert_sent: None,
+        trace: trace.then(|| Recorder::new(started)),
     };
     let mut conn = match ServerConnection::new(config) {
         Ok(c) => c,
@@ -94,7 +100,7 @@ pub(crate) fn run(
             return Err(hs.failed(e, started));
         }
         if !conn.is_handshaking() {
-            return Ok(conn);
+            return Ok((conn, hs.trace.take()));
         }
         if stopping() {
             return Err(hs.failed(Failure::Shutdown, started));
@@ -132,6 +138,7 @@ struct Handshake<'a> {
     bytes_received: usize,
     sent_any: bool,
     alert_sent: Option<rustls::AlertDescription>,
+    trace: Option<Recorder>,
 }
 
 impl Handshake<'_> {
@@ -154,6 +161,7 @@ impl Handshake<'_> {
             alert_sent: self.alert_sent,
             elapsed: started.elapsed(),
             presented: None,
+            trace: self.trace.take(),
         })
     }
 
@@ -169,6 +177,9 @@ impl Handshake<'_> {
             match (&*self.sock).read(buf) {
                 Ok(0) => return Err(Failure::PeerClosed),
                 Ok(n) => {
+                    if let Some(t) = &mut self.trace {
+                        t.flight(true, &buf[..n]);
+                    }
                     let keep = n.min(KEEP.saturating_sub(self.first_bytes.len()));
                     self.first_bytes.extend_from_slice(&buf[..keep]);
                     self.bytes_received += n;
@@ -195,6 +206,9 @@ impl Handshake<'_> {
             let mut out = Vec::new();
             conn.write_tls(&mut out).map_err(Failure::Io)?;
             self.note_alert(&out);
+            if let Some(t) = &mut self.trace {
+                t.flight(false, &out);
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(Failure::Timeout);

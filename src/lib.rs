@@ -72,6 +72,7 @@ mod server;
 mod socket;
 mod stream;
 mod timer;
+mod trace;
 mod worker;
 
 pub use certificate::CertificateInfo;
@@ -88,6 +89,7 @@ pub use provider::{cipher_suite_name, group_name, suite_name, Provider};
 pub use server::{Server, ServerHandle};
 pub use socket::{SocketInfo, TlsSocket};
 pub use stream::TlsStream;
+pub use trace::HandshakeTrace;
 
 /// Re-exported so advanced users can build a [`rustls::ServerConfig`] for
 /// [`ServerOptions::server_config`] with the same version we use.

@@ -120,6 +120,7 @@ pub struct ServerOptions {
     pub(crate) session_cache_size: usize,
     pub(crate) session_tickets: bool,
     pub(crate) key_log: Option<PathBuf>,
+    pub(crate) trace: bool,
     pub(crate) provider: Provider,
     pub(crate) server_config: Option<Arc<rustls::ServerConfig>>,
 }
@@ -156,6 +157,7 @@ impl ServerOptions {
             session_cache_size: 256,
             session_tickets: true,
             key_log: None,
+            trace: false,
             provider: Provider::default(),
             server_config: None,
         }
@@ -366,6 +368,15 @@ impl ServerOptions {
     /// Defaults to none.
     pub fn key_log_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.key_log = Some(path.into());
+        self
+    }
+
+    /// Records every handshake — each flight with its size, time and records, what the
+    /// client offered, what was chosen or why it failed — and emits it as
+    /// [`Event::Trace`](crate::Event::Trace) (also logged at info level). For learning
+    /// and debugging; it costs a little per handshake. Defaults to `false`.
+    pub fn trace(mut self, on: bool) -> Self {
+        self.trace = on;
         self
     }
 

@@ -44,6 +44,8 @@ pub(crate) struct Shared {
     pub limits: Limits,
     pub handshake_timeout: Duration,
     pub grace_period: Duration,
+    /// Record each handshake for `Event::Trace`.
+    pub trace: bool,
     pub mode: Mode,
     pub pool: Arc<Pool>,
     pub timers: Timers,
@@ -191,6 +193,7 @@ impl Server {
             },
             handshake_timeout: options.handshake_timeout,
             grace_period: options.grace_period,
+            trace: options.trace,
             mode,
             pool: Arc::new(Pool::new(
                 options.max_connections,

@@ -34,15 +34,25 @@ pub(crate) fn serve(
     }
     let deadline = started + shared.handshake_timeout;
     client_auth::reset();
-    let outcome = handshake::run(&sock, shared.config.clone(), deadline, started, &|| {
-        shared.stopping()
-    });
-    let tls = match outcome {
-        Ok(tls) => tls,
+    let outcome = handshake::run(
+        &sock,
+        shared.config.clone(),
+        deadline,
+        started,
+        &|| shared.stopping(),
+        shared.trace,
+    );
+    let (tls, trace) = match outcome {
+        Ok(done) => done,
         Err(mut failed) => {
             failed.presented = client_auth::take_presented();
             shared.tracked().remove(&id);
+            let trace = failed.trace.take();
             let error = diagnose::explain(id, peer, local, *failed, &shared.settings);
+            if let Some(trace) = trace {
+                let outcome = format!("failed: {} — {}", error.message, error.fix);
+                emit_trace(shared, trace.finish(id, peer, outcome, error.elapsed));
+            }
             // The connection and its place in the pool are free before anyone hears of it.
             drop(sock);
             drop(slot);
@@ -54,6 +64,20 @@ pub(crate) fn serve(
     let _ = sock.set_write_timeout(None);
     let mut info = socket_info(&tls, id, peer, local, started);
     authorize(&mut info, &tls, shared);
+    if let Some(trace) = trace {
+        let outcome = format!(
+            "secure: chose {} {} with group {}{}{} (rustls takes the client's preferred suite and group among those we allow)",
+            info.protocol,
+            info.cipher,
+            info.group.as_deref().unwrap_or("-"),
+            info.alpn_protocol.as_deref().map(|p| format!(", ALPN {p}")).unwrap_or_default(),
+            if info.resumed { ", session resumed" } else { "" },
+        );
+        emit_trace(
+            shared,
+            trace.finish(id, peer, outcome, info.handshake_duration),
+        );
+    }
     let info = Arc::new(info);
     log_secure(&info);
     let conn = Conn::new(
@@ -176,6 +200,12 @@ fn authorize(info: &mut SocketInfo, tls: &ServerConnection, shared: &Shared) {
             ));
         }
     }
+}
+
+/// The trace at info level, human form, and as an event.
+fn emit_trace(shared: &Shared, trace: crate::trace::HandshakeTrace) {
+    log::info!("{trace}");
+    shared.events.send(Event::Trace(Box::new(trace)));
 }
 
 /// The seed's example 1 output, as one log line (plus the client certificate's subject
