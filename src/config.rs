@@ -19,6 +19,8 @@ pub(crate) struct Built {
     pub key_algorithm: Option<String>,
     /// Client-certificate trust, to explain rejections.
     pub trust: Trust,
+    /// Our certificate chain, to explain why a client may refuse it.
+    pub chain: Vec<rustls::pki_types::CertificateDer<'static>>,
 }
 
 /// Builds the rustls configuration, or explains in one sentence what is wrong.
@@ -31,6 +33,7 @@ pub(crate) fn build(options: &ServerOptions) -> Result<Built, Error> {
                 mode: options.client_auth,
                 ca_names: Vec::new(),
             },
+            chain: Vec::new(),
         });
     }
     let mut provider = options.provider.crypto_provider();
@@ -103,6 +106,7 @@ pub(crate) fn build(options: &ServerOptions) -> Result<Built, Error> {
         config: Arc::new(config),
         key_algorithm: Some(key_algorithm),
         trust,
+        chain: certified.cert.clone(),
     })
 }
 

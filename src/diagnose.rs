@@ -27,6 +27,8 @@ pub(crate) struct Settings {
     handshake_timeout: Duration,
     pub(crate) trust: Trust,
     pub(crate) provider: std::sync::Arc<rustls::crypto::CryptoProvider>,
+    /// Our own certificate chain, leaf first (empty for a ready-made config).
+    chain: Vec<CertificateInfo>,
 }
 
 impl Settings {
@@ -38,6 +40,7 @@ impl Settings {
         key_algorithm: Option<String>,
         handshake_timeout: Duration,
         trust: Trust,
+        chain: &[rustls::pki_types::CertificateDer<'static>],
     ) -> Settings {
         let provider = config.crypto_provider();
         let versions = match versions {
@@ -75,6 +78,10 @@ impl Settings {
             handshake_timeout,
             trust,
             provider: provider.clone(),
+            chain: chain
+                .iter()
+                .filter_map(|c| CertificateInfo::parse(c, provider))
+                .collect(),
         }
     }
 }
@@ -272,8 +279,11 @@ pub(crate) fn explain(
             ),
             Phase::AfterServerHello | Phase::ClientCertificate => (
                 Cause::PeerVanished,
-                "the client closed the connection after our ServerHello without sending an alert".into(),
-                "most often the client rejected our certificate silently: check that it trusts our CA, that the name it connects to is in our certificate's SANs, and that the chain includes intermediates".into(),
+                format!(
+                    "the client closed the connection after our ServerHello without sending an alert — most often it rejected our certificate silently; {}",
+                    why_rejected(offered.as_ref(), ours)
+                ),
+                "make the client trust our CA, connect with a name in our certificate's SANs, and send the intermediates with the leaf".into(),
             ),
         },
         Failure::Io(e) => (
@@ -319,6 +329,70 @@ pub(crate) fn explain(
         bytes_received,
         elapsed,
     }
+}
+
+/// The likely reasons a client refuses our certificate, from what we know of it and of
+/// the name the client asked for.
+fn why_rejected(offered: Option<&ClientHello>, ours: &Settings) -> String {
+    let Some(leaf) = ours.chain.first() else {
+        return "check that the client trusts our CA and connects with a name our certificate covers".into();
+    };
+    let mut reasons = Vec::new();
+    match offered.and_then(|o| o.server_name.as_deref()) {
+        Some(name) if !covers(leaf, name) => reasons.push(format!(
+            "it asked for {name:?}, which our certificate does not cover (it covers {})",
+            list(&leaf.names().iter().map(|n| n.to_string()).collect::<Vec<_>>())
+        )),
+        Some(_) => {}
+        None => reasons.push(format!(
+            "it sent no server name (SNI), so it connected by IP address or an old client; our certificate covers {}",
+            list(&leaf.names().iter().map(|n| n.to_string()).collect::<Vec<_>>())
+        )),
+    }
+    let now = std::time::SystemTime::now();
+    if !leaf.is_valid_at(now) {
+        reasons.push(format!(
+            "our certificate is outside its validity ({} to {}; our clock says {})",
+            leaf.valid_from,
+            leaf.valid_to,
+            crate::certificate::openssl_time(now)
+        ));
+    }
+    if leaf.self_issued {
+        reasons
+            .push("our certificate is self-signed, so each client must be told to trust it".into());
+    } else if !ours
+        .chain
+        .iter()
+        .skip(1)
+        .any(|c| c.subject_line == leaf.issuer_line)
+    {
+        reasons.push(format!(
+            "the client must already hold our issuer \"{}\": we send no intermediate — if that issuer is not a root the client trusts, add the intermediate after the leaf in the certificate file",
+            leaf.issuer_line
+        ));
+    }
+    if reasons.is_empty() {
+        reasons.push(format!(
+            "the client does not trust \"{}\", which issued our certificate (give it that CA, e.g. curl --cacert, openssl -CAfile)",
+            leaf.issuer_line
+        ));
+    }
+    reasons.join("; ")
+}
+
+/// Whether `cert` is valid for `name`: an exact SAN, or a wildcard for one label.
+pub(crate) fn covers(cert: &CertificateInfo, name: &str) -> bool {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    cert.names().iter().any(|san| {
+        let san = san.to_ascii_lowercase();
+        match san.strip_prefix("*.") {
+            Some(suffix) => name
+                .split_once('.')
+                .is_some_and(|(first, rest)| !first.is_empty() && rest == suffix),
+            None => san == name,
+        }
+    })
 }
 
 /// A client-certificate failure explained: the error, the alert rustls sent for it, the fix.
@@ -463,11 +537,8 @@ fn explain_tls(
             | AlertDescription::AccessDenied => (
                 Cause::CertificateRejected,
                 format!(
-                    "the client rejected our certificate (alert {alert:?}){}",
-                    match offered.and_then(|o| o.server_name.as_deref()) {
-                        Some(name) => format!(" while connecting to {name:?}"),
-                        None => " (it sent no server name)".into(),
-                    }
+                    "the client rejected our certificate (alert {alert:?}); {}",
+                    why_rejected(offered, ours)
                 ),
                 "make the client trust our CA (e.g. --cacert / -CAfile), connect with a name in our certificate's SANs, and send the intermediates with the leaf".into(),
             ),

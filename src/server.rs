@@ -173,6 +173,7 @@ impl Server {
             built.key_algorithm,
             options.handshake_timeout,
             built.trust,
+            &built.chain,
         );
         let listener = bind_listener(&options.bind)?;
         let local_addr = listener
