@@ -1,4 +1,4 @@
-//! The seed's example 2 (client authentication), in Rust: ask every client for a
+//! Node's client-authentication example (`requestCert`, `authorized`), in Rust: ask every client for a
 //! certificate, log its subject, issuer and whether our CA vouches for it, and turn away
 //! clients that are not authorized — with a message, not a silent reset.
 //!

@@ -1,4 +1,4 @@
-//! The seed's `pipe()` example, in Rust's blocking style: each secure connection is a
+//! Node's `tlsSocket.pipe(logStream)` example, in Rust's blocking style: each secure connection is a
 //! `Read + Write` stream on its own thread, and `std::io::copy` moves its bytes into a
 //! writer that logs them.
 //!
@@ -11,7 +11,7 @@ use std::io::{self, Write};
 
 use tls_server::{Server, ServerOptions, TlsStream};
 
-/// A writer that prints what it is given, like the seed's `logStream`.
+/// A writer that prints what it is given, like Node's `logStream` in that example.
 struct LogStream {
     id: u64,
 }

@@ -1,4 +1,4 @@
-//! The seed's example 1, in Rust: watch `connection` and `secureConnection`, print what
+//! Node's classic `secureConnection` example, in Rust: watch `connection` and `secureConnection`, print what
 //! the handshake settled, and answer each message.
 //!
 //! ```text

@@ -231,7 +231,7 @@ fn serve(cfg: Serve) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// The seed's first example: send every byte back; pause reading while the peer is slow
+/// Node's classic echo example: send every byte back; pause reading while the peer is slow
 /// to take our output (Node's `pipe()` back-pressure).
 fn echo(event: &Event) {
     match event {

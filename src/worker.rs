@@ -208,8 +208,8 @@ fn emit_trace(shared: &Shared, trace: crate::trace::HandshakeTrace) {
     shared.events.send(Event::Trace(Box::new(trace)));
 }
 
-/// The seed's example 1 output, as one log line (plus the client certificate's subject
-/// and whether it is authorized, as the seed's example 2 prints).
+/// What Node's classic `secureConnection` example prints, as one log line (plus the client
+/// certificate's subject and whether it is authorized, as its client-auth example prints).
 fn log_secure(info: &SocketInfo) {
     let client = match (info.peer_chain.first(), &info.authorization_error) {
         (Some(cert), None) => format!(" client=\"{}\" authorized", cert.subject_line),
