@@ -475,12 +475,19 @@ impl Conn {
         ReadOutcome::Chunk(data, end)
     }
 
-    /// Plaintext that arrived together with the client's Finished message.
-    pub(crate) fn take_early_plaintext(&self) -> Vec<u8> {
+    /// Plaintext that arrived together with the client's Finished message, and whether
+    /// its close_notify came in the same read (a client that sends one request and closes
+    /// can put all three in one TCP segment).
+    pub(crate) fn take_early_plaintext(&self) -> (Vec<u8>, bool) {
         let mut st = self.lock();
         let mut data = Vec::new();
-        let _ = st.tls.reader().read_to_end(&mut data);
-        data
+        // rustls's reader ends with Ok after close_notify, and with WouldBlock while the
+        // connection is open.
+        let closed = st.tls.reader().read_to_end(&mut data).is_ok();
+        if closed {
+            st.peer_ended = true;
+        }
+        (data, closed)
     }
 
     /// Closes after the peer ended or failed: waits until our side has sent everything
@@ -521,15 +528,17 @@ fn send_nonblocking(sock: &TcpStream, buf: &[u8]) -> io::Result<usize> {
 pub(crate) fn serve_events(conn: &Arc<Conn>, events: &EventSender) -> bool {
     let socket = conn.socket();
     events.send(Event::SecureConnection(socket.clone()));
-    let early = conn.take_early_plaintext();
-    emit_data(conn, events, early);
+    let (early, closed) = conn.take_early_plaintext();
+    let mut pending = Some(ReadOutcome::Chunk(early, closed.then_some(true)));
     let mut buf = vec![0u8; READ_BUF];
     let mut failed = false;
     loop {
-        if !conn.wait_to_read() {
-            break;
-        }
-        match conn.read_some(&mut buf) {
+        let outcome = match pending.take() {
+            Some(outcome) => outcome,
+            None if !conn.wait_to_read() => break,
+            None => conn.read_some(&mut buf),
+        };
+        match outcome {
             ReadOutcome::Chunk(data, end) => {
                 // pause() may have come while this read waited on the socket.
                 if (!data.is_empty() || end.is_some()) && !conn.wait_unpaused() {

@@ -20,12 +20,12 @@ pub struct TlsStream {
 
 impl TlsStream {
     pub(crate) fn new(conn: Arc<Conn>) -> Self {
-        let plaintext = conn.take_early_plaintext();
+        let (plaintext, eof) = conn.take_early_plaintext();
         TlsStream {
             conn,
             plaintext,
             pos: 0,
-            eof: false,
+            eof,
             buf: Vec::new(),
         }
     }

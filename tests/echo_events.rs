@@ -75,3 +75,43 @@ fn one_connection_produces_its_events_in_order() {
         matches!(e, Event::Closed).then_some(())
     });
 }
+
+#[test]
+fn finished_data_and_close_notify_in_one_segment_give_data_then_a_clean_end() {
+    use tls_server::rustls;
+    let (_server, events, addr) = start(options());
+    let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(WAIT)).unwrap();
+    let mut c =
+        rustls::ClientConnection::new(client_config(), "localhost".try_into().unwrap()).unwrap();
+    while c.is_handshaking() {
+        while c.wants_write() {
+            c.write_tls(&mut tcp).unwrap();
+        }
+        if c.is_handshaking() {
+            c.read_tls(&mut tcp).unwrap();
+            c.process_new_packets().unwrap();
+        }
+    }
+    // The client's Finished is still queued: add a request and close_notify, send all at once.
+    c.writer().write_all(b"one request").unwrap();
+    c.send_close_notify();
+    let mut segment = Vec::new();
+    while c.wants_write() {
+        c.write_tls(&mut segment).unwrap();
+    }
+    tcp.write_all(&segment).unwrap();
+    let data = wait_for(&events, "data", |e| match e {
+        Event::Data { data, .. } => Some(data.to_vec()),
+        _ => None,
+    });
+    assert_eq!(data, b"one request");
+    let clean = wait_for(&events, "end", |e| match e {
+        Event::End { clean, .. } => Some(*clean),
+        _ => None,
+    });
+    assert!(
+        clean,
+        "the close_notify that came with Finished must be seen"
+    );
+}
