@@ -19,6 +19,8 @@ tls-server — a TLS server that explains every failed handshake
 
 USAGE:
     tls-server serve [OPTIONS]      serve TLS (echo mode: every byte is sent back)
+    tls-server check [OPTIONS]      check certificate, key and CA files before serving (check --help)
+    tls-server probe HOST:PORT      connect as a client and explain the handshake (probe --help)
     tls-server --version            versions of tls-server, rustls and the crypto provider
     tls-server --help
 
@@ -63,6 +65,8 @@ pub(crate) fn run(args: Vec<OsString>) -> Result<(), Box<dyn std::error::Error>>
             Ok(())
         }
         Some(Value(cmd)) if cmd == "serve" => serve(parse_serve(&mut parser)?),
+        Some(Value(cmd)) if cmd == "check" => crate::cli_check::run(&mut parser),
+        Some(Value(cmd)) if cmd == "probe" => crate::cli_probe::run(&mut parser),
         Some(other) => Err(format!("{} — see `tls-server --help`", other.unexpected()).into()),
     }
 }

@@ -53,6 +53,7 @@
 #![warn(missing_docs)]
 
 mod certificate;
+mod check;
 mod client_auth;
 mod client_hello;
 mod config;
@@ -67,6 +68,7 @@ mod keylog;
 mod listener;
 mod options;
 mod pool;
+mod probe;
 mod provider;
 mod server;
 mod socket;
@@ -76,6 +78,7 @@ mod trace;
 mod worker;
 
 pub use certificate::CertificateInfo;
+pub use check::{check, Check, CheckOptions, CheckReport, Status};
 pub use client_auth::AuthorizationError;
 pub use client_hello::ClientHello;
 pub use credentials::Pem;
@@ -85,6 +88,7 @@ pub use event::{EndAck, Event, Events, IntoIter, Payload, RecvError};
 pub use handler::{Handler, Handlers};
 pub use handshake::Phase;
 pub use options::{ClientAuth, ServerOptions, TlsVersion};
+pub use probe::{probe, Outcome, ProbeOptions, ProbeReport};
 pub use provider::{cipher_suite_name, group_name, suite_name, Provider};
 pub use server::{Server, ServerHandle};
 pub use socket::{SocketInfo, TlsSocket};

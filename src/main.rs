@@ -4,6 +4,8 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod cli_check;
+mod cli_probe;
 mod json;
 
 fn main() {
