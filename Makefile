@@ -2,7 +2,7 @@
 CARGO ?= cargo
 ARGS ?=
 
-.PHONY: run test test-ring check certs build doc clean
+.PHONY: run test test-ring check certs build doc clean bench
 
 ## Start the server on its defaults: 127.0.0.1:8000, certs/server.crt + certs/server.key,
 ## echo mode. Pass more flags with ARGS="--port 0 --events json".
@@ -27,6 +27,12 @@ check:
 ## Regenerate the demo and test certificates (needs the openssl command).
 certs:
 	certs/generate.sh
+
+## Benchmarks: tls-server against Node's tls.Server and a naive rustls server (release
+## builds, loopback only, under 10 min; QUICK=1 under 2). Prints tables; writes
+## target/bench/results.json (.md). bench/README.md explains every figure.
+bench:
+	CARGO="$(CARGO)" QUICK="$(QUICK)" bench/run.sh
 
 build:
 	$(CARGO) build --release

@@ -1,0 +1,153 @@
+//! What the benchmark reads about a server process: CPU time (from /proc/PID/stat, and the
+//! process's CPU clock for nanosecond precision), resident memory and thread count (from
+//! /proc/PID/status).
+
+use std::io;
+
+/// A process's CPU time at one moment.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Cpu {
+    /// utime + stime from /proc/PID/stat, in seconds (clock-tick resolution).
+    pub stat_user: f64,
+    pub stat_sys: f64,
+    /// The process CPU clock (`clock_getcpuclockid`), all threads including exited ones,
+    /// in seconds; nanosecond resolution. `None` where the kernel refuses.
+    pub clock: Option<f64>,
+}
+
+impl Cpu {
+    /// Total CPU seconds: the precise clock where available, else /proc/PID/stat.
+    pub fn total(&self) -> f64 {
+        self.clock.unwrap_or(self.stat_user + self.stat_sys)
+    }
+
+    /// CPU seconds spent between `self` and `later`: (total, user, sys). User and sys come
+    /// from /proc/PID/stat, the total from the precise clock when there is one.
+    pub fn since(&self, later: &Cpu) -> CpuDelta {
+        CpuDelta {
+            total: later.total() - self.total(),
+            user: later.stat_user - self.stat_user,
+            sys: later.stat_sys - self.stat_sys,
+        }
+    }
+}
+
+/// CPU seconds over an interval.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuDelta {
+    pub total: f64,
+    pub user: f64,
+    pub sys: f64,
+}
+
+fn clk_tck() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 {
+        t as f64
+    } else {
+        100.0
+    }
+}
+
+/// The CPU time of process `pid`.
+pub fn cpu(pid: u32) -> io::Result<Cpu> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name (field 2) is in parentheses and may contain spaces.
+    let after = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .ok_or_else(|| io::Error::other("malformed /proc/PID/stat"))?;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // fields[0] is field 3 (state); utime is field 14, stime field 15.
+    let num = |i: usize| -> io::Result<f64> {
+        fields
+            .get(i)
+            .and_then(|s| s.parse::<u64>().ok())
+            .map(|v| v as f64)
+            .ok_or_else(|| io::Error::other("malformed /proc/PID/stat"))
+    };
+    let tck = clk_tck();
+    Ok(Cpu {
+        stat_user: num(11)? / tck,
+        stat_sys: num(12)? / tck,
+        clock: process_clock(pid as libc::pid_t),
+    })
+}
+
+fn process_clock(pid: libc::pid_t) -> Option<f64> {
+    let mut clock: libc::clockid_t = 0;
+    // SAFETY: plain libc calls with valid out-pointers.
+    unsafe {
+        if libc::clock_getcpuclockid(pid, &mut clock) != 0 {
+            return None;
+        }
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        if libc::clock_gettime(clock, &mut ts) != 0 {
+            return None;
+        }
+        Some(ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9)
+    }
+}
+
+/// This process's CPU time (all threads), seconds.
+pub fn self_cpu() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: valid out-pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+/// Resident memory (KiB) and thread count of process `pid`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Mem {
+    pub rss_kib: u64,
+    pub threads: u64,
+}
+
+pub fn mem(pid: u32) -> io::Result<Mem> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let mut m = Mem::default();
+    for line in status.lines() {
+        let value = |l: &str| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        if line.starts_with("VmRSS:") {
+            m.rss_kib = value(line);
+        } else if line.starts_with("Threads:") {
+            m.threads = value(line);
+        }
+    }
+    Ok(m)
+}
+
+/// CPU seconds the whole machine has been busy (all CPUs, every state but idle and iowait),
+/// from /proc/stat.
+pub fn machine_busy() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
+        return 0.0;
+    };
+    let Some(line) = stat.lines().next() else {
+        return 0.0;
+    };
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    if v.len() < 5 {
+        return 0.0;
+    }
+    // user nice system idle iowait irq softirq steal (guest time is inside user).
+    let busy: u64 = v.iter().take(8).sum::<u64>() - v[3] - v[4];
+    busy as f64 / clk_tck()
+}

@@ -1,0 +1,155 @@
+//! Smoke tests, run by `cargo test` (so the benchmark cannot rot): every scenario of the
+//! load generator, tiny, against tls-server in-process and the naive server; the floor
+//! with a handful of sessions. Nothing here asserts on time.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tls_server::{Event, Server, ServerOptions};
+
+use crate::client::{self, Groups};
+use crate::driver::root;
+use crate::floor;
+
+#[path = "naive_server.rs"]
+#[allow(dead_code)]
+mod naive;
+
+const SHORT: Duration = Duration::from_millis(150);
+
+/// tls-server in echo mode, as the CLI runs it; returns the server and its event loop.
+fn tls_server() -> (Server, std::thread::JoinHandle<()>, SocketAddr) {
+    let certs = root().join("certs");
+    let server = Server::bind(
+        ServerOptions::new()
+            .cert_file(certs.join("server.crt"))
+            .key_file(certs.join("server.key"))
+            .bind("127.0.0.1:0"),
+    )
+    .expect("tls-server starts");
+    let addr = server.local_addr();
+    let events = server.events();
+    let echo = std::thread::spawn(move || {
+        for event in events {
+            match event {
+                Event::Data { socket, data } if !socket.write(&data) => socket.pause(),
+                Event::Drain(socket) => socket.resume(),
+                Event::Closed => break,
+                _ => {}
+            }
+        }
+    });
+    (server, echo, addr)
+}
+
+fn naive_server() -> SocketAddr {
+    let certs = root().join("certs");
+    let config = naive::config(
+        certs.join("server.crt").to_str().unwrap(),
+        certs.join("server.key").to_str().unwrap(),
+    )
+    .expect("naive config");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Runs until the test process exits.
+    std::thread::spawn(move || naive::serve(listener, Arc::new(config)));
+    addr
+}
+
+fn every_scenario(addr: SocketAddr) {
+    let pid = std::process::id();
+    let ca = root().join("certs/ca.crt");
+    let full = client::client_config(&ca, Groups::X25519, false).unwrap();
+    let resume = client::client_config(&ca, Groups::X25519, true).unwrap();
+
+    let r = client::handshakes(addr, &full, 2, SHORT, SHORT, pid);
+    assert!(r.ops > 0, "no full handshake: {:?}", r.first_error);
+    assert_eq!(r.errors, 0, "{:?}", r.first_error);
+    assert_eq!(
+        r.unclean, 0,
+        "every session ends with close_notify both ways"
+    );
+    assert_eq!(r.negotiated.suite, "TLS13_AES_128_GCM_SHA256");
+    assert_eq!(r.negotiated.group, "X25519");
+
+    let r = client::handshakes(addr, &resume, 2, SHORT, SHORT, pid);
+    assert!(r.ops > 0 && r.errors == 0, "{:?}", r.first_error);
+    assert!(r.resumed > 0, "no session resumed: {r:?}");
+
+    let b = client::bulk(addr, Some(&full), 2, 1 << 20, pid).unwrap();
+    assert_eq!(b.bytes, 2 << 20);
+
+    let p = client::pingpong(addr, Some(&full), 10, 2, 64, SHORT, SHORT, pid).unwrap();
+    assert!(p.rounds > 0);
+    assert!(!p.latencies_ns.is_empty());
+
+    let (held, errors, first) = client::hold(addr, &full, 20, 4);
+    assert_eq!((held.len(), errors), (20, 0), "{first:?}");
+    for (mut conn, mut sock) in held {
+        client::close(&mut conn, &mut sock).unwrap();
+    }
+}
+
+#[test]
+fn scenarios_against_tls_server() {
+    let (server, echo, addr) = tls_server();
+    every_scenario(addr);
+    server.shutdown();
+    echo.join().unwrap();
+    server.wait();
+}
+
+#[test]
+fn scenarios_against_the_naive_server() {
+    every_scenario(naive_server());
+}
+
+#[test]
+fn floor_figures() {
+    let sizes = floor::Sizes {
+        budget: Duration::ZERO,
+        min_sessions: 5,
+        mib: 1,
+        rounds: 100,
+    };
+    let figures = floor::measure(&root().join("certs"), sizes).unwrap();
+    let get = |k: &str| figures.iter().find(|(n, _)| n == k).map(|(_, v)| *v);
+    for key in [
+        "hs_full_ecdsa_us",
+        "hs_full_rsa_us",
+        "hs_resumed_us",
+        "echo_us_per_MiB",
+    ] {
+        assert!(get(key).is_some_and(|v| v > 0.0), "{key}: {figures:?}");
+    }
+    assert_eq!(
+        get("hs_resumed_share"),
+        Some(1.0),
+        "the in-memory client resumes"
+    );
+}
+
+#[test]
+fn report_formats() {
+    use crate::report::{num, summary, Better, Results};
+    assert_eq!(num(5432.4), "5,432");
+    assert_eq!(num(1234567.0), "1,234,567");
+    assert_eq!(num(190.2), "190");
+    assert_eq!(num(19.55), "19.6");
+    assert_eq!(summary(&[3.0, 1.0, 2.0]), Some((2.0, 1.0, 3.0)));
+    let mut r = Results {
+        servers: vec![("a".into(), "A".into()), ("b".into(), "B".into())],
+        ..Results::default()
+    };
+    r.scenario("s", "about s");
+    for v in [10.0, 12.0, 11.0] {
+        r.add("s", "rate", Better::Higher, "a", v);
+        r.add("s", "rate", Better::Higher, "b", v * 2.0);
+    }
+    let t = r.tables();
+    assert!(t.contains("| A | 11.0 (10.0–12.0) |"), "{t}");
+    assert!(t.contains("| B | 22.0 (20.0–24.0) ×2.00 |"), "{t}");
+    let j = r.json();
+    assert!(j.contains("\"ratio_to_reference\": 2"), "{j}");
+}
