@@ -64,6 +64,9 @@ struct State {
     had_error: bool,
     /// The peer's close_notify or EOF has been read.
     peer_ended: bool,
+    /// Threads waiting on `state_cv`. A condvar notify costs a system call even when
+    /// nobody waits, and writes notify often: only notify when someone does.
+    waiters: usize,
 }
 
 struct Flow {
@@ -71,6 +74,8 @@ struct Flow {
     unconsumed: usize,
     paused: bool,
     closed: bool,
+    /// Threads waiting on `flow_cv`.
+    waiters: usize,
 }
 
 /// What one read from the peer produced.
@@ -107,12 +112,14 @@ impl Conn {
                 closed: false,
                 had_error: false,
                 peer_ended: false,
+                waiters: 0,
             }),
             state_cv: Condvar::new(),
             flow: Mutex::new(Flow {
                 unconsumed: 0,
                 paused: false,
                 closed: false,
+                waiters: 0,
             }),
             flow_cv: Condvar::new(),
             events,
@@ -176,7 +183,7 @@ impl Conn {
             if Self::pending(&st) < self.limits.high_water_mark {
                 break;
             }
-            st = self.state_cv.wait(st).unwrap_or_else(|e| e.into_inner());
+            st = self.wait_state(st);
         }
         let _ = st.tls.writer().write_all(data);
         self.encode(&mut st);
@@ -188,7 +195,7 @@ impl Conn {
     pub(crate) fn flush_blocking(&self) -> io::Result<()> {
         let mut st = self.lock();
         while !st.closed && (st.flushing || !st.out.is_empty()) {
-            st = self.state_cv.wait(st).unwrap_or_else(|e| e.into_inner());
+            st = self.wait_state(st);
         }
         if st.closed && st.had_error {
             return Err(io::Error::new(
@@ -197,6 +204,21 @@ impl Conn {
             ));
         }
         Ok(())
+    }
+
+    fn wait_state<'a>(&self, mut st: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        st.waiters += 1;
+        let mut st = self.state_cv.wait(st).unwrap_or_else(|e| e.into_inner());
+        st.waiters -= 1;
+        st
+    }
+
+    /// Wakes the writer thread and blocked stream writers, if any wait. Call with the
+    /// state locked.
+    fn wake_state(&self, st: &State) {
+        if st.waiters > 0 {
+            self.state_cv.notify_all();
+        }
     }
 
     fn pending(st: &State) -> usize {
@@ -224,7 +246,7 @@ impl Conn {
             return;
         }
         if st.flushing {
-            self.state_cv.notify_all();
+            self.wake_state(&st);
             return;
         }
         while !st.out.is_empty() {
@@ -236,7 +258,7 @@ impl Conn {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     st.flushing = true;
                     self.start_writer(st);
-                    self.state_cv.notify_all();
+                    self.wake_state(&st);
                     return;
                 }
                 Err(e) => {
@@ -263,7 +285,7 @@ impl Conn {
             self.timers
                 .destroy_at(Instant::now() + self.limits.linger, self.me.clone());
         }
-        self.state_cv.notify_all();
+        self.wake_state(&st);
     }
 
     fn start_writer(&self, st: &mut State) {
@@ -285,7 +307,7 @@ impl Conn {
         let mut st = self.lock();
         loop {
             while !st.flushing && !st.closed {
-                st = self.state_cv.wait(st).unwrap_or_else(|e| e.into_inner());
+                st = self.wait_state(st);
             }
             if st.closed {
                 return;
@@ -309,7 +331,7 @@ impl Conn {
                 chunk.clear();
                 st.out = chunk;
             }
-            self.state_cv.notify_all();
+            self.wake_state(&st);
         }
     }
 
@@ -326,7 +348,7 @@ impl Conn {
             });
             self.close_flow();
         }
-        self.state_cv.notify_all();
+        self.wake_state(&st);
     }
 
     pub(crate) fn end(&self) {
@@ -348,7 +370,7 @@ impl Conn {
         st.closed = true;
         st.out.clear();
         let _ = self.sock.shutdown(Shutdown::Both);
-        self.state_cv.notify_all();
+        self.wake_state(&st);
         drop(st);
         self.close_flow();
     }
@@ -374,28 +396,42 @@ impl Conn {
     // ----- reading -------------------------------------------------------------------
 
     fn close_flow(&self) {
-        self.lock_flow().closed = true;
-        self.flow_cv.notify_all();
+        let mut flow = self.lock_flow();
+        flow.closed = true;
+        self.wake_flow(&flow);
     }
 
     pub(crate) fn set_paused(&self, paused: bool) {
-        self.lock_flow().paused = paused;
-        self.flow_cv.notify_all();
+        let mut flow = self.lock_flow();
+        flow.paused = paused;
+        self.wake_flow(&flow);
     }
 
     /// A `Data` payload of `n` bytes was dropped by its consumer.
     pub(crate) fn consumed(&self, n: usize) {
         let mut flow = self.lock_flow();
         flow.unconsumed = flow.unconsumed.saturating_sub(n);
-        drop(flow);
-        self.flow_cv.notify_all();
+        self.wake_flow(&flow);
+    }
+
+    fn wait_flow<'a>(&self, mut flow: MutexGuard<'a, Flow>) -> MutexGuard<'a, Flow> {
+        flow.waiters += 1;
+        let mut flow = self.flow_cv.wait(flow).unwrap_or_else(|e| e.into_inner());
+        flow.waiters -= 1;
+        flow
+    }
+
+    fn wake_flow(&self, flow: &Flow) {
+        if flow.waiters > 0 {
+            self.flow_cv.notify_all();
+        }
     }
 
     /// Waits until reading is allowed; `false` if the connection closed meanwhile.
     fn wait_to_read(&self) -> bool {
         let mut flow = self.lock_flow();
         while !flow.closed && (flow.paused || flow.unconsumed >= self.limits.read_limit) {
-            flow = self.flow_cv.wait(flow).unwrap_or_else(|e| e.into_inner());
+            flow = self.wait_flow(flow);
         }
         !flow.closed
     }
@@ -406,7 +442,7 @@ impl Conn {
     fn wait_unpaused(&self) -> bool {
         let mut flow = self.lock_flow();
         while !flow.closed && flow.paused {
-            flow = self.flow_cv.wait(flow).unwrap_or_else(|e| e.into_inner());
+            flow = self.wait_flow(flow);
         }
         !flow.closed
     }
@@ -502,11 +538,11 @@ impl Conn {
             self.send_some(&mut st);
         }
         while !st.closed && !st.write_shut {
-            st = self.state_cv.wait(st).unwrap_or_else(|e| e.into_inner());
+            st = self.wait_state(st);
         }
         st.closed = true;
         let writer = st.writer.take();
-        self.state_cv.notify_all();
+        self.wake_state(&st);
         drop(st);
         let _ = self.sock.shutdown(Shutdown::Both);
         if let Some(writer) = writer {
