@@ -246,7 +246,7 @@ impl Conn {
             return;
         }
         if st.flushing {
-            self.wake_state(&st);
+            self.wake_state(st);
             return;
         }
         while !st.out.is_empty() {
@@ -258,7 +258,7 @@ impl Conn {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     st.flushing = true;
                     self.start_writer(st);
-                    self.wake_state(&st);
+                    self.wake_state(st);
                     return;
                 }
                 Err(e) => {
@@ -285,7 +285,7 @@ impl Conn {
             self.timers
                 .destroy_at(Instant::now() + self.limits.linger, self.me.clone());
         }
-        self.wake_state(&st);
+        self.wake_state(st);
     }
 
     fn start_writer(&self, st: &mut State) {
@@ -348,7 +348,7 @@ impl Conn {
             });
             self.close_flow();
         }
-        self.wake_state(&st);
+        self.wake_state(st);
     }
 
     pub(crate) fn end(&self) {
