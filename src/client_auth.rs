@@ -262,7 +262,7 @@ pub(crate) fn authorization_error(
             ),
             CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => (
                 "CERT_NOT_YET_VALID",
-                format!("{who} is not valid yet ({window}) — if the dates look right, check this machine's clock"),
+                format!("{who} is not valid yet ({window})"),
             ),
             CertificateError::Revoked => (
                 "CERT_REVOKED",
@@ -277,7 +277,7 @@ pub(crate) fn authorization_error(
             ),
             CertificateError::Other(other) if other.to_string().contains("CaUsedAsEndEntity") => (
                 "INVALID_CA",
-                format!("{who} is a CA certificate (basicConstraints CA:TRUE) used as a client certificate — issue a leaf certificate for the client"),
+                format!("{who} is a CA certificate (basicConstraints CA:TRUE) used as a client certificate"),
             ),
             other => ("CERT_REJECTED", format!("{who} was refused: {other}")),
         },
@@ -292,7 +292,7 @@ pub(crate) fn fix_for(code: &str) -> &'static str {
         "NO_PEER_CERTIFICATE" => "configure the client with a certificate and key (e.g. `openssl s_client -cert client.crt -key client.key`, `curl --cert client.crt --key client.key`)",
         "UNABLE_TO_GET_ISSUER_CERT_LOCALLY" | "DEPTH_ZERO_SELF_SIGNED_CERT" => "issue the client certificate from a CA passed with --ca, or add its CA with --ca (and have the client send its intermediates)",
         "CERT_HAS_EXPIRED" => "renew the client certificate",
-        "CERT_NOT_YET_VALID" => "wait until the certificate's start date, or fix the clock (embedded boards without a battery-backed clock often start in 1970)",
+        "CERT_NOT_YET_VALID" => "if the dates look right, check this machine's clock (boards without a battery-backed clock often start in 1970); otherwise wait until the start date",
         "CERT_REVOKED" => "the CA revoked this certificate: issue the client a new one",
         "INVALID_PURPOSE" => "issue a certificate with extendedKeyUsage clientAuth",
         "INVALID_CA" => "issue a leaf certificate (basicConstraints CA:FALSE) for the client",

@@ -123,6 +123,14 @@ fn pem_problem(e: &pem::Error) -> String {
     }
 }
 
+/// "a" or "an" before a PEM label (`an ENCRYPTED PRIVATE KEY`, `a CERTIFICATE`).
+fn article(label: &str) -> &'static str {
+    match label.chars().next() {
+        Some('A' | 'E' | 'I' | 'O' | 'U') => "an",
+        _ => "a",
+    }
+}
+
 /// A DER file starts with an ASN.1 SEQUENCE tag (0x30) and is not text.
 fn looks_like_der(data: &[u8]) -> bool {
     data.first() == Some(&0x30) && data.iter().take(64).any(|b| !b.is_ascii())
@@ -145,7 +153,10 @@ pub(crate) fn load_certs(src: &Pem) -> Result<Vec<CertificateDer<'static>>, Erro
     if !labels.iter().any(|l| l == "CERTIFICATE") {
         let first = &labels[0];
         let problem = if is_key_label(first) {
-            format!("contains a {first}, not a CERTIFICATE — are --cert and --key swapped?")
+            format!(
+                "contains {} {first}, not a CERTIFICATE — are --cert and --key swapped?",
+                article(first)
+            )
         } else if first == "CERTIFICATE REQUEST" || first == "NEW CERTIFICATE REQUEST" {
             "is a certificate signing request (CSR), not a certificate — have it signed by your CA (or `openssl x509 -req ...` for a test CA) and use the certificate that comes back".to_string()
         } else if first == "TRUSTED CERTIFICATE" {
@@ -193,9 +204,12 @@ pub(crate) fn load_key(src: &Pem) -> Result<PrivateKeyDer<'static>, Error> {
         ));
     }
     if !labels.iter().any(|l| is_key_label(l)) {
-        let problem = if labels.iter().any(|l| l.contains("CERTIFICATE")) {
+        let problem = if labels[0].contains("CERTIFICATE REQUEST") {
+            "is a certificate signing request (CSR), not a private key — pass the key the CSR was made from".to_string()
+        } else if labels.iter().any(|l| l.contains("CERTIFICATE")) {
             format!(
-                "contains a {}, not a PRIVATE KEY — are --cert and --key swapped?",
+                "contains {} {}, not a PRIVATE KEY — are --cert and --key swapped?",
+                article(&labels[0]),
                 labels[0]
             )
         } else {

@@ -281,7 +281,7 @@ pub(crate) fn explain(
                 Cause::PeerVanished,
                 format!(
                     "the client closed the connection after our ServerHello without sending an alert — most often it rejected our certificate silently; {}",
-                    why_rejected(offered.as_ref(), ours)
+                    why_rejected(offered.as_ref(), local, ours)
                 ),
                 "make the client trust our CA, connect with a name in our certificate's SANs, and send the intermediates with the leaf".into(),
             ),
@@ -299,7 +299,7 @@ pub(crate) fn explain(
                 authorization = Some(error);
                 (Cause::ClientCertificate, message, provider_fix.to_string())
             }
-            None => explain_tls(e, offered.as_ref(), ours),
+            None => explain_tls(e, offered.as_ref(), local, ours),
         },
     };
     let alert_received = match &failure {
@@ -333,21 +333,33 @@ pub(crate) fn explain(
 
 /// The likely reasons a client refuses our certificate, from what we know of it and of
 /// the name the client asked for.
-fn why_rejected(offered: Option<&ClientHello>, ours: &Settings) -> String {
+fn why_rejected(offered: Option<&ClientHello>, local: SocketAddr, ours: &Settings) -> String {
     let Some(leaf) = ours.chain.first() else {
         return "check that the client trusts our CA and connects with a name our certificate covers".into();
+    };
+    let covered = || {
+        list(
+            &leaf
+                .names()
+                .iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>(),
+        )
     };
     let mut reasons = Vec::new();
     match offered.and_then(|o| o.server_name.as_deref()) {
         Some(name) if !covers(leaf, name) => reasons.push(format!(
             "it asked for {name:?}, which our certificate does not cover (it covers {})",
-            list(&leaf.names().iter().map(|n| n.to_string()).collect::<Vec<_>>())
+            covered()
         )),
         Some(_) => {}
-        None => reasons.push(format!(
-            "it sent no server name (SNI), so it connected by IP address or an old client; our certificate covers {}",
-            list(&leaf.names().iter().map(|n| n.to_string()).collect::<Vec<_>>())
+        // No SNI: the client connected by address. Fine if that address is in our SANs.
+        None if !covers(leaf, &ip_san(local.ip())) => reasons.push(format!(
+            "it sent no server name (SNI) and connected to {}, which our certificate does not cover (it covers {})",
+            local.ip(),
+            covered()
         )),
+        None => {}
     }
     let now = std::time::SystemTime::now();
     if !leaf.is_valid_at(now) {
@@ -361,24 +373,39 @@ fn why_rejected(offered: Option<&ClientHello>, ours: &Settings) -> String {
     if leaf.self_issued {
         reasons
             .push("our certificate is self-signed, so each client must be told to trust it".into());
-    } else if !ours
-        .chain
-        .iter()
-        .skip(1)
-        .any(|c| c.subject_line == leaf.issuer_line)
-    {
-        reasons.push(format!(
-            "the client must already hold our issuer \"{}\": we send no intermediate — if that issuer is not a root the client trusts, add the intermediate after the leaf in the certificate file",
-            leaf.issuer_line
-        ));
     }
     if reasons.is_empty() {
+        // Nothing specific is wrong with what we send: the client does not trust our
+        // issuer. If that issuer is an intermediate we do not send, that is the same symptom.
+        let sends_issuer = ours
+            .chain
+            .iter()
+            .skip(1)
+            .any(|c| c.subject_line == leaf.issuer_line);
         reasons.push(format!(
-            "the client does not trust \"{}\", which issued our certificate (give it that CA, e.g. curl --cacert, openssl -CAfile)",
-            leaf.issuer_line
+            "it does not trust \"{}\", which issued our certificate — give the client that CA (curl --cacert, openssl s_client -CAfile, Node's ca){}",
+            leaf.issuer_line,
+            if sends_issuer {
+                ""
+            } else {
+                "; if that issuer is an intermediate CA, add it after our certificate in --cert"
+            }
         ));
     }
     reasons.join("; ")
+}
+
+/// An IP address as OpenSSL prints it in a SAN (IPv6 uncompressed), for [`covers`].
+fn ip_san(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => v6
+            .segments()
+            .iter()
+            .map(|s| format!("{s:X}"))
+            .collect::<Vec<_>>()
+            .join(":"),
+    }
 }
 
 /// Whether `cert` is valid for `name`: an exact SAN, or a wildcard for one label.
@@ -448,8 +475,24 @@ fn versus(what: &str, theirs: Option<&Vec<String>>, ours: &[String]) -> String {
 fn explain_tls(
     e: &TlsError,
     offered: Option<&ClientHello>,
+    local: SocketAddr,
     ours: &Settings,
 ) -> (Cause, String, String) {
+    // A TLS 1.0/1.1-only client fails on some missing extension before rustls looks at
+    // versions; the version is the real story.
+    if let Some(o) = offered {
+        if !e.to_string().contains("alert") && !o.versions.iter().any(|v| ours.versions.contains(v))
+        {
+            return (
+                Cause::ProtocolVersion,
+                format!(
+                    "no protocol version in common: {}",
+                    versus("versions", Some(&o.versions), &ours.versions)
+                ),
+                "upgrade the client to TLS 1.2 or later (TLS 1.0 and 1.1 are not supported), or allow its version with --tls-versions if it is 1.2 or 1.3".into(),
+            );
+        }
+    }
     match e {
         TlsError::PeerIncompatible(p) => match p {
             PeerIncompatible::NoCipherSuitesInCommon => (
@@ -538,7 +581,7 @@ fn explain_tls(
                 Cause::CertificateRejected,
                 format!(
                     "the client rejected our certificate (alert {alert:?}); {}",
-                    why_rejected(offered, ours)
+                    why_rejected(offered, local, ours)
                 ),
                 "make the client trust our CA (e.g. --cacert / -CAfile), connect with a name in our certificate's SANs, and send the intermediates with the leaf".into(),
             ),

@@ -76,8 +76,10 @@ impl Pool {
         };
         if st.active >= self.max {
             return Err(format!(
-                "{} connections are open, the maximum (raise it with --max-connections)",
-                st.active
+                "{} connection{} open, the maximum (--max-connections {}; raise it if the machine can take more)",
+                st.active,
+                if st.active == 1 { " is" } else { "s are" },
+                self.max
             ));
         }
         if st.idle == 0 {

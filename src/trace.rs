@@ -134,9 +134,10 @@ impl Recorder {
             steps.insert(
                 at,
                 format!(
-                    "         client offered {}; {} cipher suites, first {}; groups {} (key shares for {}); SNI {sni}; ALPN {alpn}",
+                    "         client offered {}; {} cipher suite{}, first {}; groups {} (key shares for {}); SNI {sni}; ALPN {alpn}",
                     hello.versions.join(","),
                     hello.cipher_suites.len(),
+                    if hello.cipher_suites.len() == 1 { "" } else { "s" },
                     hello.cipher_suites.first().map(String::as_str).unwrap_or("-"),
                     or_none(&hello.groups),
                     or_none(&hello.key_shares),

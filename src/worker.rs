@@ -49,7 +49,8 @@ pub(crate) fn serve(
             shared.tracked().remove(&id);
             let trace = failed.trace.take();
             let error = diagnose::explain(id, peer, local, *failed, &shared.settings);
-            if let Some(trace) = trace {
+            // Zero-byte probes stay quiet (debug level), trace or not.
+            if let Some(trace) = trace.filter(|_| !error.is_probe()) {
                 let outcome = format!("failed: {} — {}", error.message, error.fix);
                 emit_trace(shared, trace.finish(id, peer, outcome, error.elapsed));
             }

@@ -113,3 +113,47 @@ fn rsa_key_exchange_only_is_explained_as_a_cipher_mismatch() {
         "{error}"
     );
 }
+
+#[test]
+fn a_tls11_client_is_told_about_versions() {
+    if Command::new("which")
+        .arg("openssl")
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| !s.success())
+        .unwrap_or(true)
+    {
+        println!("skipped: openssl not installed");
+        return;
+    }
+    let (_server, events, addr) = start(options());
+    let _ = Command::new("openssl")
+        .args([
+            "s_client",
+            "-connect",
+            &addr.to_string(),
+            "-tls1_1",
+            "-cipher",
+            "DEFAULT@SECLEVEL=0",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    let error = wait_for(&events, "tlsClientError", |e| match e {
+        Event::TlsClientError(t) => Some(t.clone()),
+        _ => None,
+    });
+    assert_eq!(error.cause, Cause::ProtocolVersion, "{error}");
+    assert!(
+        error
+            .message
+            .contains("the client offered versions TLSv1.1"),
+        "{error}"
+    );
+    assert!(
+        error.message.contains("we accept TLSv1.3, TLSv1.2"),
+        "{error}"
+    );
+}
