@@ -1,4 +1,4 @@
-// The seed's server for `make bench`: Node's tls.createServer with an echo on
+// Node's server for `make bench`: tls.createServer with an echo on
 // 'secureConnection' (the pipe() idiom: back-pressure, and end() when the client ends).
 // Usage: node bench/node_server.js PORT CERT KEY   (listens on 127.0.0.1:PORT)
 // Node's defaults otherwise (TLS 1.3 session tickets on); noDelay as every server in the
