@@ -143,3 +143,6 @@ echo "Generated demo credentials in $DIR:"
 
 # ------------------------------------------------ client-auth credentials ---
 OPENSSL="$OPENSSL" "$BASH" "$DIR/client/generate.sh"
+
+# ------------------------------------------- fixtures for check and probe ---
+OPENSSL="$OPENSSL" "$BASH" "$DIR/check/generate.sh"
