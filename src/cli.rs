@@ -8,8 +8,8 @@ use std::time::Duration;
 use lexopt::prelude::*;
 use log::LevelFilter;
 use tls_server::{
-    CertificateInfo, ClientAuth, Event, Provider, Server, ServerOptions, TlsClientError, TlsSocket,
-    TlsVersion,
+    CertificateInfo, CheckOptions, ClientAuth, Event, Provider, Server, ServerOptions, Status,
+    TlsClientError, TlsSocket, TlsVersion,
 };
 
 use crate::json::Obj;
@@ -41,6 +41,7 @@ SERVE OPTIONS (defaults in brackets):
     --grace SECS              on Ctrl-C, time for connections to close [5]
     --provider NAME           crypto provider: aws-lc-rs or ring [aws-lc-rs if built in]
     --trace                   log each handshake step by step (and a \"trace\" JSON event)
+    --no-check                start even if `tls-server check` finds errors in --cert/--key
     --keylog FILE             append TLS secrets for Wireshark (also: SSLKEYLOGFILE) [none]
     --events json|none        print one JSON object per event on stdout [none]
     --log-level LEVEL         error, warn, info, debug or trace (logs go to stderr) [info]
@@ -49,6 +50,8 @@ SERVE OPTIONS (defaults in brackets):
 /// Everything `serve` was told.
 struct Serve {
     options: ServerOptions,
+    /// The preflight `tls-server check` runs on the same files, unless `--no-check`.
+    preflight: Option<CheckOptions>,
     events_json: bool,
     log_level: LevelFilter,
 }
@@ -91,6 +94,9 @@ fn parse_serve(parser: &mut lexopt::Parser) -> Result<Serve, Box<dyn std::error:
     let mut port: Option<u16> = None;
     let mut events_json = false;
     let mut log_level = LevelFilter::Info;
+    let mut cert_path: Option<std::path::PathBuf> = None;
+    let mut key_path: Option<std::path::PathBuf> = None;
+    let mut check_first = true;
     // The SSLKEYLOGFILE convention (curl, browsers, OpenSSL's s_client -keylogfile).
     let mut keylog: Option<std::path::PathBuf> = std::env::var_os("SSLKEYLOGFILE")
         .filter(|v| !v.is_empty())
@@ -99,8 +105,9 @@ fn parse_serve(parser: &mut lexopt::Parser) -> Result<Serve, Box<dyn std::error:
         match arg {
             Long("bind") => bind = parser.value()?.string()?,
             Long("port") => port = Some(parser.value()?.parse()?),
-            Long("cert") => options = options.cert_file(parser.value()?),
-            Long("key") => options = options.key_file(parser.value()?),
+            Long("cert") => cert_path = Some(parser.value()?.into()),
+            Long("key") => key_path = Some(parser.value()?.into()),
+            Long("no-check") => check_first = false,
             Long("tls-versions") => {
                 let list = parser.value()?.string()?;
                 let versions = split(&list)
@@ -181,7 +188,25 @@ fn parse_serve(parser: &mut lexopt::Parser) -> Result<Serve, Box<dyn std::error:
     if let Some(path) = keylog {
         options = options.key_log_file(path);
     }
+    let mut preflight = CheckOptions::new();
+    match cert_path {
+        Some(path) => {
+            preflight = preflight.cert_file(&path);
+            options = options.cert_file(path);
+        }
+        // The demo certificate's CA is certs/ca.crt: with it the preflight checks the chain
+        // instead of warning about an unknown issuer.
+        None if std::path::Path::new("certs/ca.crt").is_file() => {
+            preflight = preflight.ca_file("certs/ca.crt");
+        }
+        None => {}
+    }
+    if let Some(path) = key_path {
+        preflight = preflight.key_file(&path);
+        options = options.key_file(path);
+    }
     Ok(Serve {
+        preflight: check_first.then_some(preflight),
         options: options.bind(bind),
         events_json,
         log_level,
@@ -205,6 +230,9 @@ fn serve(cfg: Serve) -> Result<(), Box<dyn std::error::Error>> {
         .with_level(LevelFilter::Warn)
         .with_module_level("tls_server", cfg.log_level)
         .init()?;
+    if let Some(preflight) = &cfg.preflight {
+        run_preflight(preflight)?;
+    }
     let server = Server::bind(cfg.options)?;
     let handle = server.handle();
     let pressed = std::sync::atomic::AtomicBool::new(false);
@@ -233,6 +261,39 @@ fn serve(cfg: Serve) -> Result<(), Box<dyn std::error::Error>> {
     }
     server.wait();
     Ok(())
+}
+
+/// `tls-server check` on the certificate and key before serving: errors stop the server
+/// (each on a line of its own), warnings are logged.
+fn run_preflight(options: &CheckOptions) -> Result<(), Box<dyn std::error::Error>> {
+    let report = tls_server::check(options);
+    for c in &report.checks {
+        if c.status == Status::Warn {
+            log::warn!("preflight {}: {} — {}", c.check, c.message, c.fix);
+        }
+    }
+    let errors: Vec<String> = report
+        .checks
+        .iter()
+        .filter(|c| c.status == Status::Error)
+        .map(|c| {
+            if c.fix.is_empty() {
+                c.message.clone()
+            } else {
+                format!("{} — {}", c.message, c.fix)
+            }
+        })
+        .collect();
+    if errors.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "{}\n(`tls-server check` found {} problem{} with the certificate and key; `serve --no-check` starts anyway)",
+        errors.join("\nerror: "),
+        errors.len(),
+        if errors.len() == 1 { "" } else { "s" }
+    )
+    .into())
 }
 
 /// Node's classic echo example: send every byte back; pause reading while the peer is slow

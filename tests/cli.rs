@@ -494,7 +494,27 @@ fn expect_config_error(args: &[&str], fragments: &[&str]) {
     );
     assert!(took < Duration::from_secs(5), "took {took:?}");
     let stderr = p.stderr.text();
-    assert!(stderr.starts_with("error: "), "stderr: {stderr}");
+    // Preflight warnings (the demo key's 0644 mode) may come first; the error line follows.
+    let error = p
+        .stderr
+        .seen
+        .iter()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no `error: ` line in stderr: {stderr}"));
+    assert!(
+        p.stderr
+            .seen
+            .iter()
+            .take_while(|l| !l.starts_with("error: "))
+            .all(|l| l.starts_with("WARN")),
+        "only warnings before the error: {stderr}"
+    );
+    if let Some(first) = fragments.first() {
+        assert!(
+            error.contains(first),
+            "the error line should name {first:?}: {error}"
+        );
+    }
     for f in fragments {
         assert!(stderr.contains(f), "expected {f:?} in stderr: {stderr}");
     }
@@ -1044,4 +1064,50 @@ fn sslkeylogfile_makes_the_server_write_a_private_key_log_and_warn() {
     let _ = std::fs::remove_file(&path);
     assert_eq!(mode, 0o600);
     assert!(written.contains("CLIENT_TRAFFIC_SECRET_0 "), "{written}");
+}
+
+#[test]
+fn serve_runs_the_preflight_check_and_stops_on_errors() {
+    expect_config_error(
+        &[
+            "serve",
+            "--port",
+            "0",
+            "--cert",
+            "certs/check/expired.crt",
+            "--key",
+            "certs/check/expired.key",
+        ],
+        &[
+            "expired on Jan  1 00:00:00 2021 GMT",
+            "our clock says",
+            "--no-check",
+        ],
+    );
+    // --no-check starts anyway (to demonstrate what clients do with an expired certificate).
+    let (_server, addr) = start_server(&[
+        "--cert",
+        "certs/check/expired.crt",
+        "--key",
+        "certs/check/expired.key",
+        "--no-check",
+    ]);
+    assert_ne!(addr.port(), 0);
+}
+
+#[test]
+fn serve_logs_preflight_warnings_and_starts() {
+    let (mut server, _addr) = start_server(&[
+        "--cert",
+        "certs/check/chain-missing.crt",
+        "--key",
+        "certs/check/chain.key",
+    ]);
+    server
+        .stderr
+        .wait_for("the missing-intermediate warning", |l| {
+            l.starts_with("WARN")
+                && l.contains("preflight chain-complete")
+                && l.contains("many clients will fail")
+        });
 }
