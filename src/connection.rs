@@ -23,6 +23,11 @@ use crate::timer::Timers;
 /// Room for one full TLS record (16 KiB plaintext + header and AEAD overhead).
 pub(crate) const READ_BUF: usize = 16 * 1024 + 512;
 
+/// What an open connection reads at once: several records when the peer sends in bulk, so
+/// one `Data` event (one hop to the event loop) carries up to 64 KiB. Only the pages a read
+/// fills become resident, so an idle connection costs little of it.
+const DATA_BUF: usize = 64 * 1024;
+
 /// Limits that apply to every connection of a server.
 #[derive(Clone)]
 pub(crate) struct Limits {
@@ -485,9 +490,10 @@ impl Conn {
                 Ok(io_state) => {
                     let ready = io_state.plaintext_bytes_to_read();
                     if ready > 0 {
-                        let at = data.len();
-                        data.resize(at + ready, 0);
-                        let _ = st.tls.reader().read_exact(&mut data[at..]);
+                        // read_to_end fills spare capacity without zeroing it first; it
+                        // stops with WouldBlock once rustls has nothing more.
+                        data.reserve(ready);
+                        let _ = st.tls.reader().read_to_end(&mut data);
                     }
                     if io_state.peer_has_closed() {
                         end = Some(true);
@@ -566,7 +572,7 @@ pub(crate) fn serve_events(conn: &Arc<Conn>, events: &EventSender) -> bool {
     events.send(Event::SecureConnection(socket.clone()));
     let (early, closed) = conn.take_early_plaintext();
     let mut pending = Some(ReadOutcome::Chunk(early, closed.then_some(true)));
-    let mut buf = vec![0u8; READ_BUF];
+    let mut buf = vec![0u8; DATA_BUF];
     let mut failed = false;
     loop {
         let outcome = match pending.take() {

@@ -317,9 +317,9 @@ impl ServerOptions {
         self
     }
 
-    /// A connection stops reading from its peer while this many bytes of `Data` it produced
-    /// have not yet been received from the event channel, so a slow event loop cannot make
-    /// memory grow. Defaults to 64 KiB.
+    /// A connection stops reading from its peer while this many bytes of its `Data` events
+    /// are alive (not yet dropped), so a slow event loop cannot make memory grow; one read
+    /// (at most 64 KiB) may go past it. Defaults to 64 KiB.
     pub fn read_limit(mut self, bytes: usize) -> Self {
         self.read_limit = bytes.max(1);
         self

@@ -13,9 +13,9 @@ use tls_server::{Event, RecvError, TlsSocket};
 
 const KIB: usize = 1024;
 const MIB: usize = 1024 * KIB;
-/// The most one `read` of the connection thread can decrypt: one buffer of ciphertext
-/// (`READ_BUF` in src/connection.rs: one full TLS record).
-const ONE_READ: usize = 16 * KIB + 512;
+/// The most one `read` of an open connection can decrypt: its 64 KiB buffer of ciphertext
+/// (`DATA_BUF` in src/connection.rs), plus the rest of a record begun in the read before.
+const ONE_READ: usize = 64 * KIB + 16 * KIB + 512;
 /// How long "nothing more arrives" is watched for.
 const QUIET: Duration = Duration::from_millis(500);
 
