@@ -615,7 +615,7 @@ fn explain_tls(
 }
 
 /// A TLS record starts with a content type (20–24), major version 3, minor 0–4.
-fn looks_like_tls(b: &[u8]) -> bool {
+pub(crate) fn looks_like_tls(b: &[u8]) -> bool {
     match b {
         [t, rest @ ..] if (20..=24).contains(t) => match rest {
             [] => true,

@@ -998,11 +998,9 @@ pub(crate) fn explain_verification(
     }
 }
 
+/// Nothing yet, or the start of a TLS record (the same test the server applies).
 fn looks_like_tls(b: &[u8]) -> bool {
-    match b {
-        [] => true,
-        [t, rest @ ..] => (20..=24).contains(t) && matches!(rest.first(), None | Some(3)),
-    }
+    b.is_empty() || crate::diagnose::looks_like_tls(b)
 }
 
 /// What a non-TLS answer is, and where to go instead.
