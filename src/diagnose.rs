@@ -489,7 +489,12 @@ fn explain_tls(
                     "no protocol version in common: {}",
                     versus("versions", Some(&o.versions), &ours.versions)
                 ),
-                "upgrade the client to TLS 1.2 or later (TLS 1.0 and 1.1 are not supported), or allow its version with --tls-versions if it is 1.2 or 1.3".into(),
+                if o.versions.iter().any(|v| v == "TLSv1.3" || v == "TLSv1.2") {
+                    "allow one of the client's versions with --tls-versions, or change what the client offers".into()
+                } else {
+                    "upgrade the client to TLS 1.2 or later (TLS 1.0 and 1.1 are not supported)"
+                        .into()
+                },
             );
         }
     }
