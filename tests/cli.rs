@@ -1111,3 +1111,50 @@ fn serve_logs_preflight_warnings_and_starts() {
                 && l.contains("many clients will fail")
         });
 }
+
+#[test]
+fn openssl_clients_see_the_alert_for_each_refused_client_certificate() {
+    if skip_unless_installed("openssl") {
+        return;
+    }
+    let (mut server, addr) = start_server(&[
+        "--client-auth",
+        "required",
+        "--ca",
+        "certs/client/ca.crt",
+        "--crl",
+        "certs/client/ca.crl",
+    ]);
+    // What OpenSSL prints for the alert rustls sends (RFC 8446 §6.2 names).
+    let cases = [
+        ("unknown-ca", "alert unknown ca"),
+        ("expired", "alert certificate expired"),
+        ("revoked", "alert certificate revoked"),
+        ("wrong-purpose", "alert unsupported certificate"),
+        ("ca-as-leaf", "alert certificate unknown"),
+        ("self-signed", "alert unknown ca"),
+    ];
+    for (name, alert) in cases {
+        let cert = format!("certs/client/{name}.crt");
+        let key = format!("certs/client/{name}.key");
+        let client = s_client(
+            addr,
+            &["-cert", &cert, "-key", &key, "-ign_eof"],
+            "hello",
+            false,
+        );
+        let seen = format!("{}\n{}", client.stdout.text(), client.stderr.text());
+        assert!(
+            seen.contains(alert),
+            "{name}: expected {alert:?} on the client side: {seen}"
+        );
+        let line = server
+            .stdout
+            .wait_for("tlsClientError", |l| json(l).event() == "tlsClientError");
+        assert_eq!(
+            json(&line).str("cause"),
+            "client-certificate",
+            "{name}: {line}"
+        );
+    }
+}
