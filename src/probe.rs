@@ -538,8 +538,7 @@ pub fn probe(options: &ProbeOptions) -> Result<ProbeReport, Error> {
                     return Ok(report);
                 }
             } else {
-                conn.send_close_notify();
-                let _ = conn.write_tls(&mut tcp);
+                close_cleanly(&mut conn, &mut tcp, options.timeout);
             }
             report.outcome = Outcome::Verified;
             report.message = format!(
@@ -751,9 +750,28 @@ fn await_verdict(
             Err(e) => return Err(Failure::Io(e)),
         }
     }
-    conn.send_close_notify();
-    let _ = conn.write_tls(tcp);
+    close_cleanly(conn, tcp, timeout);
     Ok(())
+}
+
+/// close_notify, our FIN, then read until the server closes too, so that closing the socket
+/// with its tickets or close_notify unread does not reset the connection (which the server
+/// would report as an error).
+fn close_cleanly(conn: &mut ClientConnection, tcp: &mut TcpStream, timeout: Duration) {
+    conn.send_close_notify();
+    while conn.wants_write() {
+        if conn.write_tls(tcp).is_err() {
+            return;
+        }
+    }
+    let _ = tcp.shutdown(std::net::Shutdown::Write);
+    let _ = tcp.set_read_timeout(Some(timeout.min(Duration::from_secs(1))));
+    let mut sink = [0u8; 4096];
+    while let Ok(n) = tcp.read(&mut sink) {
+        if n == 0 {
+            break;
+        }
+    }
 }
 
 fn record_negotiation(conn: &ClientConnection, report: &mut ProbeReport) {

@@ -40,6 +40,8 @@ struct Served {
     server: Option<Server>,
     addr: SocketAddr,
     rx: mpsc::Receiver<Seen>,
+    /// `had_error` of each `Close`, in order.
+    closes: mpsc::Receiver<bool>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -47,8 +49,12 @@ impl Served {
     fn new(options: ServerOptions) -> Served {
         let (server, events, addr) = start(options);
         let (tx, rx) = mpsc::channel();
+        let (close_tx, closes) = mpsc::channel();
         let thread = std::thread::spawn(move || {
             for event in events.iter() {
+                if let Event::Close { had_error, .. } = &event {
+                    let _ = close_tx.send(*had_error);
+                }
                 let seen = match &event {
                     Event::SecureConnection(s) => {
                         let info = s.info();
@@ -71,6 +77,7 @@ impl Served {
             server: Some(server),
             addr,
             rx,
+            closes,
             thread: Some(thread),
         }
     }
@@ -133,6 +140,12 @@ fn good_server_is_verified() {
     let served = Served::new(options());
     let report = run_probe(&demo(&served.target()));
     assert_eq!(report.outcome, Outcome::Verified, "{report}");
+    // The probe closes cleanly (close_notify, then waits for ours): no error on the server.
+    let had_error = served
+        .closes
+        .recv_timeout(WAIT)
+        .expect("the connection closed");
+    assert!(!had_error, "the probe left the server an error");
     assert!(report.passed());
     assert_eq!(report.protocol.as_deref(), Some("TLSv1.3"));
     assert!(
