@@ -73,38 +73,37 @@ fn no_trace_unless_asked() {
     assert_eq!(first, "secureConnection");
 }
 
+/// Runs `openssl s_client -connect ADDR EXTRA...` against a fresh server and returns the
+/// server's `TlsClientError`; `None` (with a visible note) when openssl is not installed.
+fn openssl_failure(extra: &[&str]) -> Option<Box<tls_server::TlsClientError>> {
+    if support::process::installed("openssl") {
+        let (_server, events, addr) = start(options());
+        let addr = addr.to_string();
+        let mut args = vec!["s_client", "-connect", &addr];
+        args.extend_from_slice(extra);
+        let status = Command::new("openssl")
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(!status.success(), "openssl {args:?} should fail");
+        Some(wait_for(&events, "tlsClientError", |e| match e {
+            Event::TlsClientError(t) => Some(t.clone()),
+            _ => None,
+        }))
+    } else {
+        println!("skipped: openssl not installed");
+        None
+    }
+}
+
 #[test]
 fn rsa_key_exchange_only_is_explained_as_a_cipher_mismatch() {
-    if Command::new("which")
-        .arg("openssl")
-        .stdout(Stdio::null())
-        .status()
-        .map(|s| !s.success())
-        .unwrap_or(true)
-    {
-        println!("skipped: openssl not installed");
+    let Some(error) = openssl_failure(&["-tls1_2", "-cipher", "AES128-SHA"]) else {
         return;
-    }
-    let (_server, events, addr) = start(options());
-    let status = Command::new("openssl")
-        .args([
-            "s_client",
-            "-connect",
-            &addr.to_string(),
-            "-tls1_2",
-            "-cipher",
-            "AES128-SHA",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(!status.success());
-    let error = wait_for(&events, "tlsClientError", |e| match e {
-        Event::TlsClientError(t) => Some(t.clone()),
-        _ => None,
-    });
+    };
     assert_eq!(error.cause, Cause::NoCommonCipher, "{error}");
     assert!(
         error
@@ -116,35 +115,9 @@ fn rsa_key_exchange_only_is_explained_as_a_cipher_mismatch() {
 
 #[test]
 fn a_tls11_client_is_told_about_versions() {
-    if Command::new("which")
-        .arg("openssl")
-        .stdout(Stdio::null())
-        .status()
-        .map(|s| !s.success())
-        .unwrap_or(true)
-    {
-        println!("skipped: openssl not installed");
+    let Some(error) = openssl_failure(&["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"]) else {
         return;
-    }
-    let (_server, events, addr) = start(options());
-    let _ = Command::new("openssl")
-        .args([
-            "s_client",
-            "-connect",
-            &addr.to_string(),
-            "-tls1_1",
-            "-cipher",
-            "DEFAULT@SECLEVEL=0",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    let error = wait_for(&events, "tlsClientError", |e| match e {
-        Event::TlsClientError(t) => Some(t.clone()),
-        _ => None,
-    });
+    };
     assert_eq!(error.cause, Cause::ProtocolVersion, "{error}");
     assert!(
         error
