@@ -12,39 +12,6 @@ use tls_server::rustls::pki_types::ServerName;
 use tls_server::rustls::{self, ClientConnection};
 use tls_server::{Event, Events};
 
-/// Connects, waits for the server's `SecureConnection` and returns the connection id.
-fn connect_secure(events: &Events, addr: SocketAddr) -> (Client, u64) {
-    let client = connect(addr);
-    let me = client.sock.local_addr().unwrap();
-    let id = wait_for(events, "secureConnection", |e| match e {
-        Event::SecureConnection(s) if s.remote_addr() == me => Some(s.id()),
-        Event::Refused { peer, reason } if *peer == me => {
-            panic!("{me} was refused: {reason}")
-        }
-        _ => None,
-    });
-    (client, id)
-}
-
-/// One echo round trip, answering the `Data` events here.
-fn echo(events: &Events, client: &mut Client, id: u64, msg: &[u8]) {
-    client.write_all(msg).unwrap();
-    client.flush().unwrap();
-    let mut echoed = 0;
-    while echoed < msg.len() {
-        echoed += wait_for(events, "data", |e| match e {
-            Event::Data { socket, data } if socket.id() == id => {
-                assert!(socket.write(data));
-                Some(data.len())
-            }
-            _ => None,
-        });
-    }
-    let mut back = vec![0u8; msg.len()];
-    io::Read::read_exact(client, &mut back).expect("echo");
-    assert_eq!(back, msg);
-}
-
 /// Sends close_notify and waits for the server's `Close` of the connection; waiting drops
 /// the `End` event, which makes the server end its side too.
 fn close_and_wait(events: &Events, client: &mut Client, id: u64) {

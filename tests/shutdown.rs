@@ -11,36 +11,6 @@ use std::time::{Duration, Instant};
 use support::*;
 use tls_server::{Event, Events, RecvError};
 
-/// Connects, waits for the server's `SecureConnection` and returns the connection id.
-fn connect_secure(events: &Events, addr: SocketAddr) -> (Client, u64) {
-    let client = connect(addr);
-    let me = client.sock.local_addr().unwrap();
-    let id = wait_for(events, "secureConnection", |e| match e {
-        Event::SecureConnection(s) if s.remote_addr() == me => Some(s.id()),
-        _ => None,
-    });
-    (client, id)
-}
-
-/// One echo round trip, answering the `Data` events here.
-fn echo(events: &Events, client: &mut Client, id: u64, msg: &[u8]) {
-    client.write_all(msg).unwrap();
-    client.flush().unwrap();
-    let mut echoed = 0;
-    while echoed < msg.len() {
-        echoed += wait_for(events, "data", |e| match e {
-            Event::Data { socket, data } if socket.id() == id => {
-                assert!(socket.write(data));
-                Some(data.len())
-            }
-            _ => None,
-        });
-    }
-    let mut back = vec![0u8; msg.len()];
-    client.read_exact(&mut back).expect("echo");
-    assert_eq!(back, msg);
-}
-
 /// Reads until the server closes. `Ok` only if it sent close_notify: rustls reports a TCP
 /// close without it as `UnexpectedEof`.
 fn read_until_close_notify(client: &mut Client) -> Vec<u8> {

@@ -228,3 +228,35 @@ pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
         })
         .collect()
 }
+
+/// Connects, waits for the server's `SecureConnection` and returns the connection id.
+/// Panics if the server refused this client instead.
+pub fn connect_secure(events: &Events, addr: SocketAddr) -> (Client, u64) {
+    let client = connect(addr);
+    let me = client.sock.local_addr().unwrap();
+    let id = wait_for(events, "secureConnection", |e| match e {
+        Event::SecureConnection(s) if s.remote_addr() == me => Some(s.id()),
+        Event::Refused { peer, reason } if *peer == me => panic!("{me} was refused: {reason}"),
+        _ => None,
+    });
+    (client, id)
+}
+
+/// One echo round trip on connection `id`, answering its `Data` events here.
+pub fn echo(events: &Events, client: &mut Client, id: u64, msg: &[u8]) {
+    client.write_all(msg).unwrap();
+    client.flush().unwrap();
+    let mut echoed = 0;
+    while echoed < msg.len() {
+        echoed += wait_for(events, "data", |e| match e {
+            Event::Data { socket, data } if socket.id() == id => {
+                assert!(socket.write(data));
+                Some(data.len())
+            }
+            _ => None,
+        });
+    }
+    let mut back = vec![0u8; msg.len()];
+    client.read_exact(&mut back).expect("echo");
+    assert_eq!(back, msg);
+}
