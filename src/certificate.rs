@@ -134,7 +134,9 @@ impl CertificateInfo {
         let signature_algorithm =
             x509_parser::objects::oid2sn(&cert.signature_algorithm.algorithm, registry)
                 .map(str::to_string)
-                .unwrap_or_else(|_| cert.signature_algorithm.algorithm.to_id_string());
+                .unwrap_or_else(|_| {
+                    signature_name(&cert.signature_algorithm.algorithm.to_id_string()).to_string()
+                });
         Some(CertificateInfo {
             subject_line: line(&subject),
             issuer_line: line(&issuer),
@@ -208,6 +210,26 @@ fn to_system_time(secs: i64) -> SystemTime {
     } else {
         UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
     }
+}
+
+/// Signature algorithms by OID, for the ones x509-parser's registry leaves unnamed (it
+/// knows `ecdsa-with-SHA256` but prints ecdsa-with-SHA1 as `1.2.840.10045.4.1`).
+const SIGNATURE_NAMES: [(&str, &str); 6] = [
+    ("1.2.840.10045.4.1", "ecdsa-with-SHA1"),
+    ("1.2.840.113549.1.1.5", "sha1WithRSAEncryption"),
+    ("1.2.840.10040.4.3", "dsa-with-SHA1"),
+    ("1.3.14.3.2.29", "sha1WithRSASignature"),
+    ("1.2.840.113549.1.1.4", "md5WithRSAEncryption"),
+    ("1.2.840.113549.1.1.2", "md2WithRSAEncryption"),
+];
+
+/// A signature algorithm's name, even where CertificateInfo could only give the OID.
+pub(crate) fn signature_name(alg: &str) -> &str {
+    SIGNATURE_NAMES
+        .iter()
+        .find(|(oid, _)| *oid == alg)
+        .map(|(_, name)| *name)
+        .unwrap_or(alg)
 }
 
 /// `Nov 26 04:32:37 2026 GMT`, the form OpenSSL and Node print.

@@ -1143,7 +1143,7 @@ fn strength(chain: &[Cert], checks: &mut Checks) {
                     "certificate #{} ({}) is signed with {}: SHA-1 (and MD5) signatures are rejected by browsers, rustls and current OpenSSL",
                     i + 1,
                     c.name(),
-                    signature_name(&c.info.signature_algorithm)
+                    crate::certificate::signature_name(&c.info.signature_algorithm)
                 ),
                 "have it reissued with a SHA-256 signature (`-sha256`)",
             );
@@ -1158,7 +1158,8 @@ fn strength(chain: &[Cert], checks: &mut Checks) {
                     .iter()
                     .enumerate()
                     .map(|(i, c)| {
-                        let signature = signature_name(&c.info.signature_algorithm);
+                        let signature =
+                            crate::certificate::signature_name(&c.info.signature_algorithm);
                         format!("#{} {} {signature}", i + 1, c.info.key)
                     })
                     .collect::<Vec<_>>()
@@ -1168,28 +1169,9 @@ fn strength(chain: &[Cert], checks: &mut Checks) {
     }
 }
 
-/// Signature algorithms by OID, for the ones x509-parser's registry leaves unnamed (it
-/// knows `ecdsa-with-SHA256` but prints ecdsa-with-SHA1 as `1.2.840.10045.4.1`).
-const SIGNATURE_NAMES: [(&str, &str); 6] = [
-    ("1.2.840.10045.4.1", "ecdsa-with-SHA1"),
-    ("1.2.840.113549.1.1.5", "sha1WithRSAEncryption"),
-    ("1.2.840.10040.4.3", "dsa-with-SHA1"),
-    ("1.3.14.3.2.29", "sha1WithRSASignature"),
-    ("1.2.840.113549.1.1.4", "md5WithRSAEncryption"),
-    ("1.2.840.113549.1.1.2", "md2WithRSAEncryption"),
-];
-
-/// A signature algorithm's name, even where CertificateInfo could only give the OID.
-pub(crate) fn signature_name(alg: &str) -> &str {
-    SIGNATURE_NAMES
-        .iter()
-        .find(|(oid, _)| *oid == alg)
-        .map(|(_, name)| *name)
-        .unwrap_or(alg)
-}
-
 /// SHA-1, MD5 or MD2: by OID, or by name as OpenSSL spells them (`RSA-SHA1`, ...).
 fn weak_signature(alg: &str) -> bool {
+    use crate::certificate::signature_name;
     let name = signature_name(alg).to_ascii_lowercase();
     name.contains("sha1") || name.contains("md5") || name.contains("md2")
 }
@@ -1345,7 +1327,10 @@ mod tests {
         assert!(weak_signature("sha1WithRSAEncryption"));
         assert!(!weak_signature("ecdsa-with-SHA256"));
         assert!(!weak_signature("RSA-SHA256"));
-        assert_eq!(signature_name("1.2.840.10045.4.1"), "ecdsa-with-SHA1");
+        assert_eq!(
+            crate::certificate::signature_name("1.2.840.10045.4.1"),
+            "ecdsa-with-SHA1"
+        );
     }
 
     #[test]

@@ -373,6 +373,25 @@ fn why_rejected(offered: Option<&ClientHello>, local: SocketAddr, ours: &Setting
     if leaf.self_issued {
         reasons
             .push("our certificate is self-signed, so each client must be told to trust it".into());
+    } else if leaf.is_ca {
+        reasons.push("our certificate is a CA certificate (basicConstraints CA:TRUE), which clients refuse as a server certificate".into());
+    }
+    if !leaf.extended_key_usage.is_empty()
+        && !leaf
+            .extended_key_usage
+            .iter()
+            .any(|u| u == "serverAuth" || u == "anyExtendedKeyUsage")
+    {
+        reasons.push(format!(
+            "our certificate is not for server authentication (its extended key usage is {}, without serverAuth)",
+            leaf.extended_key_usage.join(", ")
+        ));
+    }
+    if weak_signature(leaf) {
+        reasons.push(format!(
+            "our certificate is signed with SHA-1 ({}), which current clients refuse",
+            leaf.signature_algorithm
+        ));
     }
     if reasons.is_empty() {
         // Nothing specific is wrong with what we send: the client does not trust our
@@ -406,6 +425,12 @@ fn ip_san(ip: std::net::IpAddr) -> String {
             .collect::<Vec<_>>()
             .join(":"),
     }
+}
+
+/// Signed with SHA-1 (or MD5), which current clients refuse.
+fn weak_signature(cert: &CertificateInfo) -> bool {
+    let alg = cert.signature_algorithm.to_ascii_lowercase();
+    alg.contains("sha1") || alg.contains("md5")
 }
 
 /// Whether `cert` is valid for `name`: an exact SAN, or a wildcard for one label.
@@ -576,6 +601,16 @@ fn explain_tls(
             "add one of the client's protocols to --alpn, or have the client offer one of ours".into(),
         ),
         TlsError::AlertReceived(alert) => match alert {
+            // rustls (and others) answer a certificate signature algorithm they refuse,
+            // such as SHA-1, with decrypt_error.
+            AlertDescription::DecryptError if ours.chain.iter().any(weak_signature) => (
+                Cause::CertificateRejected,
+                format!(
+                    "the client rejected our certificate (alert {alert:?}); {}",
+                    why_rejected(offered, local, ours)
+                ),
+                "reissue the certificate with a SHA-256 (or stronger) signature".into(),
+            ),
             AlertDescription::BadCertificate
             | AlertDescription::UnsupportedCertificate
             | AlertDescription::CertificateRevoked

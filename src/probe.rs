@@ -22,8 +22,9 @@ use rustls::{
     Error as TlsError, PeerIncompatible, RootCertStore, SignatureScheme,
 };
 
+use crate::certificate::signature_name;
 use crate::certificate::{openssl_time, CertificateInfo};
-use crate::check::{chain_line, covering_name, signature_name, system_trust_store, Check, Status};
+use crate::check::{chain_line, covering_name, system_trust_store, Check, Status};
 use crate::credentials::{self, Pem};
 use crate::diagnose::printable;
 use crate::provider::{group_name, suite_name};

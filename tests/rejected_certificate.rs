@@ -58,3 +58,55 @@ fn an_untrusted_issuer_is_named() {
     assert!(e.message.contains("CN=tls-server demo CA"), "{e}");
     assert!(e.message.contains("intermediate"), "{e}");
 }
+
+/// A server with `certs/check/NAME.crt`, and a client that trusts the check root: what the
+/// server says when the client refuses that certificate.
+fn refused_certificate(name: &str) -> tls_server::TlsClientError {
+    let (_server, events, addr) = start(
+        options()
+            .cert_file(certs_dir().join(format!("check/{name}.crt")))
+            .key_file(certs_dir().join(format!("check/{name}.key"))),
+    );
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in ["root.crt", "intermediate.crt"] {
+        roots
+            .add(CertificateDer::from_pem_file(certs_dir().join("check").join(ca)).unwrap())
+            .unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let _ = try_handshake(addr, Arc::new(config));
+    wait_for(&events, "tlsClientError", |e| match e {
+        Event::TlsClientError(t) => Some((**t).clone()),
+        _ => None,
+    })
+}
+
+#[test]
+fn our_certificate_without_server_auth_is_named() {
+    let e = refused_certificate("client-only");
+    assert_eq!(e.cause, Cause::CertificateRejected, "{e}");
+    assert!(e.message.contains("not for server authentication"), "{e}");
+    assert!(e.message.contains("clientAuth, without serverAuth"), "{e}");
+}
+
+#[test]
+fn our_ca_certificate_as_the_leaf_is_named() {
+    let e = refused_certificate("ca-as-leaf");
+    assert_eq!(e.cause, Cause::CertificateRejected, "{e}");
+    assert!(
+        e.message
+            .contains("a CA certificate (basicConstraints CA:TRUE)"),
+        "{e}"
+    );
+}
+
+#[test]
+fn our_sha1_signature_is_named() {
+    let e = refused_certificate("sha1");
+    assert_eq!(e.cause, Cause::CertificateRejected, "{e}");
+    assert!(e.message.contains("signed with SHA-1"), "{e}");
+}
