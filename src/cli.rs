@@ -433,3 +433,15 @@ fn client_error_json(o: Obj, e: &TlsClientError) -> Obj {
             format!("{:.3}", e.elapsed.as_secs_f64() * 1000.0),
         )
 }
+
+/// Prints a report on stdout and exits 1 if it failed (`check` and `probe`: 0 passed,
+/// 1 failed, 2 usage error from `main`).
+pub(crate) fn print_and_exit(text: &str, passed: bool) -> Result<(), Box<dyn std::error::Error>> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    if !passed {
+        std::process::exit(1);
+    }
+    Ok(())
+}

@@ -2,7 +2,6 @@
 //! or as one JSON object. Exit status 0 without errors (warnings allowed), 1 with errors;
 //! usage errors return `Err` and `main` exits 2.
 
-use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lexopt::prelude::*;
@@ -69,13 +68,7 @@ pub(crate) fn run(parser: &mut lexopt::Parser) -> Result<(), Box<dyn std::error:
     } else {
         human(&report)
     };
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())?;
-    out.flush()?;
-    if !report.passed() {
-        std::process::exit(1);
-    }
-    Ok(())
+    crate::cli::print_and_exit(&text, report.passed())
 }
 
 fn human(r: &CheckReport) -> String {

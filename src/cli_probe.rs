@@ -2,7 +2,6 @@
 //! machines without `openssl s_client`. Exit status 0 for a verified handshake, 1 for
 //! anything else; usage errors return `Err` and `main` exits 2.
 
-use std::io::Write;
 use std::time::Duration;
 
 use lexopt::prelude::*;
@@ -124,13 +123,7 @@ pub(crate) fn run(parser: &mut lexopt::Parser) -> Result<(), Box<dyn std::error:
     } else {
         human(&report)
     };
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())?;
-    out.flush()?;
-    if !report.passed() {
-        std::process::exit(1);
-    }
-    Ok(())
+    crate::cli::print_and_exit(&text, report.passed())
 }
 
 fn ms(d: Duration) -> String {

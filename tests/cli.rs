@@ -688,10 +688,18 @@ s.on('data', (d) => {
 s.on('error', (e) => { console.error('error ' + e.message); process.exit(1); });
 s.on('close', () => process.exit(got === msg ? 0 : 3));
 "#;
+    let out = client_script("node", "-e", script, addr);
+    assert!(out.contains("protocol TLSv1.3 authorized true"), "{out}");
+    assert!(out.contains("echo ping from node"), "{out}");
+}
+
+/// Runs `tool FLAG script` with `TLS_SERVER_PORT` set to the server's port, from the crate
+/// root; asserts it succeeds and returns its stdout.
+fn client_script(tool: &str, flag: &str, script: &str, addr: SocketAddr) -> String {
     let (status, p, _) = run(
-        "node",
-        Command::new("node")
-            .args(["-e", script])
+        tool,
+        Command::new(tool)
+            .args([flag, script])
             .env("TLS_SERVER_PORT", addr.port().to_string())
             .current_dir(crate_root())
             .stdin(Stdio::null()),
@@ -699,11 +707,10 @@ s.on('close', () => process.exit(got === msg ? 0 : 3));
     let out = p.stdout.text();
     assert!(
         status.success(),
-        "node: {status}; stdout: {out}; stderr: {}",
+        "{tool}: {status}; stdout: {out}; stderr: {}",
         p.stderr.text()
     );
-    assert!(out.contains("protocol TLSv1.3 authorized true"), "{out}");
-    assert!(out.contains("echo ping from node"), "{out}");
+    out
 }
 
 #[test]
@@ -728,20 +735,7 @@ with socket.create_connection(('127.0.0.1', int(os.environ['TLS_SERVER_PORT'])),
             got += chunk
         print('echo', got.decode())
 "#;
-    let (status, p, _) = run(
-        "python3",
-        Command::new("python3")
-            .args(["-c", script])
-            .env("TLS_SERVER_PORT", addr.port().to_string())
-            .current_dir(crate_root())
-            .stdin(Stdio::null()),
-    );
-    let out = p.stdout.text();
-    assert!(
-        status.success(),
-        "python3: {status}; stdout: {out}; stderr: {}",
-        p.stderr.text()
-    );
+    let out = client_script("python3", "-c", script, addr);
     assert!(out.contains("protocol TLSv1.3"), "{out}");
     assert!(out.contains("echo ping from python"), "{out}");
 }
