@@ -10,9 +10,9 @@
 # The script always regenerates every file (new keys, new serial numbers), so
 # the certificates change on each run while the file names stay the same.
 #
-# At the end it runs certs/client/generate.sh, which regenerates the
-# client-authentication credentials in certs/client/. That script also runs
-# on its own and touches nothing outside certs/client/.
+# At the end it runs certs/client/generate.sh (client-authentication credentials),
+# certs/sni/generate.sh (certificates served by name) and certs/check/generate.sh.
+# Each also runs on its own and touches nothing outside its folder.
 set -euo pipefail
 
 OPENSSL="${OPENSSL:-openssl}"
@@ -143,6 +143,7 @@ echo "Generated demo credentials in $DIR:"
 
 # ------------------------------------------------ client-auth credentials ---
 OPENSSL="$OPENSSL" "$BASH" "$DIR/client/generate.sh"
+OPENSSL="$OPENSSL" "$BASH" "$DIR/sni/generate.sh"
 
 # ------------------------------------------- fixtures for check and probe ---
 OPENSSL="$OPENSSL" "$BASH" "$DIR/check/generate.sh"

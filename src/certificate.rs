@@ -54,6 +54,21 @@ pub struct CertificateInfo {
 }
 
 impl CertificateInfo {
+    /// The facts Node's `getPeerCertificate()` gives, with its field names, as one JSON
+    /// object: `subject`, `issuer` (one line each, `CN=…, O=…`), `subjectaltname` (a list,
+    /// `DNS:localhost`, ...), `valid_from`, `valid_to`, `serialNumber`, `fingerprint256`.
+    pub fn to_json(&self) -> String {
+        crate::json::Obj::new()
+            .str("subject", &self.subject_line)
+            .str("issuer", &self.issuer_line)
+            .strs("subjectaltname", &self.subject_alt_names)
+            .str("valid_from", &self.valid_from)
+            .str("valid_to", &self.valid_to)
+            .str("serialNumber", &self.serial)
+            .str("fingerprint256", &self.fingerprint256)
+            .finish()
+    }
+
     /// Parses a DER certificate. `None` if it is not one.
     pub fn parse(der: &[u8], provider: &CryptoProvider) -> Option<CertificateInfo> {
         let (_, cert) = parse_x509_certificate(der).ok()?;
@@ -256,7 +271,7 @@ pub fn openssl_time(t: SystemTime) -> String {
 }
 
 /// Days since 1970-01-01 to a (year, month, day) civil date (proleptic Gregorian).
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
+pub(crate) fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

@@ -57,6 +57,16 @@ impl CheckOptions {
         }
     }
 
+    /// These certificate and key sources, checked with `provider`.
+    pub(crate) fn pems(cert: Pem, key: Pem, provider: Provider) -> Self {
+        CheckOptions {
+            cert,
+            key,
+            provider,
+            ..CheckOptions::new()
+        }
+    }
+
     /// The certificate chain file (PEM, leaf first).
     pub fn cert_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.cert = Pem::File(path.into());

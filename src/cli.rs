@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use lexopt::prelude::*;
 use log::LevelFilter;
+use tls_server::https;
 use tls_server::{
-    CertificateInfo, CheckOptions, ClientAuth, Event, Provider, Server, ServerOptions, Status,
-    TlsClientError, TlsSocket, TlsVersion,
+    CheckOptions, ClientAuth, Event, Provider, Server, ServerOptions, SniFallback, Status,
+    TlsClientError, TlsSocket, TlsStream, TlsVersion,
 };
 
 use crate::json::Obj;
@@ -18,7 +19,8 @@ const HELP: &str = "\
 tls-server — a TLS server that explains every failed handshake
 
 USAGE:
-    tls-server serve [OPTIONS]      serve TLS (echo mode: every byte is sent back)
+    tls-server serve [OPTIONS]      serve TLS (echo mode: every byte is sent back;
+                                    --mode https: answer HTTPS with the connection facts)
     tls-server check [OPTIONS]      check certificate, key and CA files before serving (check --help)
     tls-server probe HOST:PORT      connect as a client and explain the handshake (probe --help)
     tls-server --version            versions of tls-server, rustls and the crypto provider
@@ -33,6 +35,14 @@ SERVE OPTIONS (defaults in brackets):
     --ciphers LIST            cipher suites by IANA name, comma-separated [provider's list]
     --groups LIST             key-exchange groups by IANA name [provider's list]
     --alpn LIST               ALPN protocols, e.g. h2,http/1.1 [none]
+    --sni NAME=CERT,KEY       serve CERT/KEY to clients asking for NAME (a host name or
+                              *.example.test); repeatable; --cert/--key stay the default
+    --sni-fallback POLICY     clients with no name or an unknown one: default (serve
+                              --cert), refuse-unknown, or refuse [default]
+    --session-cache N         sessions remembered for resumption; 0 turns it off [256]
+    --no-tickets              do not issue session tickets
+    --ticket-keys FILE        session-ticket keys shared by several instances, one per
+                              line (`openssl rand -hex 32`); first encrypts, all decrypt
     --client-auth MODE        off, optional, required or inspect (see README) [off]
     --ca FILE                 CA certificates for client certificates (repeatable)
     --crl FILE                certificate revocation lists, PEM (repeatable)
@@ -43,7 +53,11 @@ SERVE OPTIONS (defaults in brackets):
     --trace                   log each handshake step by step (and a \"trace\" JSON event)
     --no-check                start even if `tls-server check` finds errors in --cert/--key
     --keylog FILE             append TLS secrets for Wireshark (also: SSLKEYLOGFILE) [none]
+    --mode echo|https         echo: send every byte back; https: answer HTTP/1.1 requests,
+                              GET / with this connection's TLS facts as JSON [echo]
     --events json|none        print one JSON object per event on stdout [none]
+                              SIGHUP reloads --cert/--key/--ca/--crl/--sni/--ticket-keys:
+                              checked first; on error the old ones stay
     --log-level LEVEL         error, warn, info, debug or trace (logs go to stderr) [info]
 ";
 
@@ -53,6 +67,8 @@ struct Serve {
     /// The preflight `tls-server check` runs on the same files, unless `--no-check`.
     preflight: Option<CheckOptions>,
     events_json: bool,
+    /// `--mode https`: the stream style with `https::serve` instead of echo.
+    https: bool,
     log_level: LevelFilter,
 }
 
@@ -93,6 +109,7 @@ fn parse_serve(parser: &mut lexopt::Parser) -> Result<Serve, Box<dyn std::error:
     let mut bind = String::from("127.0.0.1:8000");
     let mut port: Option<u16> = None;
     let mut events_json = false;
+    let mut https = false;
     let mut log_level = LevelFilter::Info;
     let mut cert_path: Option<std::path::PathBuf> = None;
     let mut key_path: Option<std::path::PathBuf> = None;
@@ -140,6 +157,35 @@ fn parse_serve(parser: &mut lexopt::Parser) -> Result<Serve, Box<dyn std::error:
                 })?);
             }
             Long("ca") => options = options.client_ca_file(parser.value()?),
+            Long("sni") => {
+                let spec = parser.value()?.string()?;
+                let parsed = spec.split_once('=').and_then(|(name, files)| {
+                    let (cert, key) = files.split_once(',')?;
+                    Some((name.trim(), cert.trim(), key.trim()))
+                });
+                match parsed {
+                    Some((name, cert, key))
+                        if !name.is_empty() && !cert.is_empty() && !key.is_empty() =>
+                    {
+                        options = options.sni(name, cert, key)
+                    }
+                    _ => {
+                        return Err(format!(
+                            "--sni {spec:?}: expected NAME=CERT,KEY, e.g. --sni a.example.test=certs/sni/a.crt,certs/sni/a.key"
+                        )
+                        .into())
+                    }
+                }
+            }
+            Long("sni-fallback") => {
+                let policy = parser.value()?.string()?;
+                options = options.sni_fallback(SniFallback::parse(&policy).ok_or_else(|| {
+                    format!("--sni-fallback: {policy:?} — use default, refuse-unknown or refuse")
+                })?);
+            }
+            Long("session-cache") => options = options.session_cache_size(parser.value()?.parse()?),
+            Long("no-tickets") => options = options.session_tickets(false),
+            Long("ticket-keys") => options = options.ticket_keys_file(parser.value()?),
             Long("keylog") => keylog = Some(parser.value()?.into()),
             Long("trace") => options = options.trace(true),
             Long("crl") => options = options.crl_file(parser.value()?),
@@ -163,6 +209,13 @@ fn parse_serve(parser: &mut lexopt::Parser) -> Result<Serve, Box<dyn std::error:
                     "json" => true,
                     "none" => false,
                     other => return Err(format!("--events: {other:?} — use json or none").into()),
+                }
+            }
+            Long("mode") => {
+                https = match parser.value()?.string()?.as_str() {
+                    "https" => true,
+                    "echo" => false,
+                    other => return Err(format!("--mode: {other:?} — use echo or https").into()),
                 }
             }
             Long("log-level") => {
@@ -209,6 +262,7 @@ fn parse_serve(parser: &mut lexopt::Parser) -> Result<Serve, Box<dyn std::error:
         preflight: check_first.then_some(preflight),
         options: options.bind(bind),
         events_json,
+        https,
         log_level,
     })
 }
@@ -233,7 +287,12 @@ fn serve(cfg: Serve) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(preflight) = &cfg.preflight {
         run_preflight(preflight)?;
     }
-    let server = Server::bind(cfg.options)?;
+    let server = if cfg.https {
+        Server::bind_streams(cfg.options.clone(), https_connection)?
+    } else {
+        Server::bind(cfg.options.clone())?
+    };
+    reload_on_sighup(&server, cfg.options.clone())?;
     let handle = server.handle();
     let pressed = std::sync::atomic::AtomicBool::new(false);
     ctrlc::set_handler(move || {
@@ -244,9 +303,25 @@ fn serve(cfg: Serve) -> Result<(), Box<dyn std::error::Error>> {
         log::info!("Ctrl-C: closing connections (press again to exit at once)");
         handle.shutdown();
     })?;
-    log::info!("echo mode: every byte received on a secure connection is sent back; Ctrl-C stops");
+    if cfg.https {
+        log::info!("https mode: GET / answers this connection's TLS facts as JSON; Ctrl-C stops");
+    } else {
+        log::info!(
+            "echo mode: every byte received on a secure connection is sent back; Ctrl-C stops"
+        );
+    }
     let out = Arc::new(Mutex::new(std::io::stdout()));
     let events = server.events();
+    if cfg.https && cfg.events_json {
+        // The stream style queues events only once events() is called: `listening` came
+        // before, so print it here (no client can know the port before this line).
+        let addr = server.local_addr();
+        let _ = writeln!(
+            out.lock().unwrap_or_else(|e| e.into_inner()),
+            "{}",
+            event_json(&Event::Listening { addr })
+        );
+    }
     while let Ok(event) = events.recv() {
         if cfg.events_json {
             let line = event_json(&event);
@@ -260,6 +335,27 @@ fn serve(cfg: Serve) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     server.wait();
+    Ok(())
+}
+
+/// SIGHUP reloads the same files (Node's `setSecureContext`): `ServerHandle::reload`
+/// checks them first and keeps the old ones on error; both outcomes are logged and sent as
+/// events (`reloaded` / `reloadFailed` in `--events json`).
+fn reload_on_sighup(
+    server: &Server,
+    options: ServerOptions,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGHUP])?;
+    let handle = server.handle();
+    std::thread::Builder::new()
+        .name("tls-server-sighup".into())
+        .spawn(move || {
+            for _ in signals.forever() {
+                log::info!("SIGHUP: reloading certificates and keys");
+                // The outcome is logged and sent as an event by `reload` itself.
+                let _ = handle.reload(&options);
+            }
+        })?;
     Ok(())
 }
 
@@ -322,6 +418,42 @@ fn echo(event: &Event) {
     }
 }
 
+/// `--mode https`: HTTP/1.1 on one connection, answered by [`https::facts`], one log line
+/// per request.
+fn https_connection(mut stream: TlsStream) {
+    let socket = stream.socket();
+    let served = https::serve(&mut stream, |request| {
+        let response = https::facts(socket.info(), request);
+        log::info!(
+            "#{} {} {} {} HTTP/{} → {} ({} B)",
+            socket.id(),
+            socket.remote_addr(),
+            request.method,
+            request.target,
+            request.http_version(),
+            response.status,
+            response.body.len()
+        );
+        response
+    });
+    match served {
+        Ok(s) if matches!(s.ending, https::Ending::Refused(_)) => log::info!(
+            "#{} {} HTTP: a malformed or refused request was answered with {:?}; closed",
+            socket.id(),
+            socket.remote_addr(),
+            s.ending
+        ),
+        Ok(s) => log::debug!(
+            "#{} {} HTTP: {} request(s), then {:?}",
+            socket.id(),
+            socket.remote_addr(),
+            s.requests,
+            s.ending
+        ),
+        Err(e) => log::debug!("#{} {} HTTP: {e}", socket.id(), socket.remote_addr()),
+    }
+}
+
 fn socket_fields(o: Obj, s: &TlsSocket) -> Obj {
     o.num("id", s.id())
         .str("peer", &s.remote_addr().to_string())
@@ -335,37 +467,7 @@ fn event_json(event: &Event) -> String {
             .num("id", id)
             .str("peer", &peer.to_string())
             .str("local", &local.to_string()),
-        Event::SecureConnection(s) => {
-            let i = s.info();
-            socket_fields(o, s)
-                .str("local", &i.local_addr.to_string())
-                .str("protocol", i.protocol)
-                .str("cipher", &i.cipher)
-                .opt_str("group", i.group.as_deref())
-                .opt_str("servername", i.server_name.as_deref())
-                .opt_str("alpn", i.alpn_protocol.as_deref())
-                .bool("resumed", i.resumed)
-                .bool("authorized", i.authorized)
-                .opt_str(
-                    "authorizationError",
-                    i.authorization_error.as_ref().map(|e| e.code),
-                )
-                .opt_str(
-                    "authorizationMessage",
-                    i.authorization_error.as_ref().map(|e| e.message.as_str()),
-                )
-                .raw(
-                    "peerCertificate",
-                    &match i.peer_chain.first() {
-                        Some(c) => certificate_json(c),
-                        None => "null".into(),
-                    },
-                )
-                .num(
-                    "handshake_ms",
-                    format!("{:.3}", i.handshake_duration.as_secs_f64() * 1000.0),
-                )
-        }
+        Event::SecureConnection(s) => o.extend(&s.info().to_json()),
         Event::TlsClientError(e) => client_error_json(o, e),
         Event::Data { socket, data } => socket_fields(o, socket).num("bytes", data.len()),
         Event::Drain(s) => socket_fields(o, s),
@@ -377,6 +479,25 @@ fn event_json(event: &Event) -> String {
         Event::Refused { peer, reason } => o.str("peer", &peer.to_string()).str("reason", reason),
         Event::ServerError { error } => o.str("error", error),
         Event::Closed => o,
+        Event::Reloaded(r) => {
+            let list = |certs: &[tls_server::ServedCertificate]| {
+                let items: Vec<String> = certs
+                    .iter()
+                    .map(|c| {
+                        Obj::new()
+                            .str("name", &c.name)
+                            .str("subject", &c.subject)
+                            .str("fingerprint256", &c.fingerprint256)
+                            .str("valid_to", &c.valid_to)
+                            .str("source", &c.source.display().to_string())
+                            .finish()
+                    })
+                    .collect();
+                format!("[{}]", items.join(","))
+            };
+            o.raw("old", &list(&r.old)).raw("new", &list(&r.new))
+        }
+        Event::ReloadFailed { error } => o.str("error", error),
         Event::Trace(t) => o.num("id", t.id).str("peer", &t.peer.to_string()).raw(
             "steps",
             &format!(
@@ -391,23 +512,6 @@ fn event_json(event: &Event) -> String {
         _ => o,
     }
     .finish()
-}
-
-/// The facts `getPeerCertificate()` gives, with Node's field names.
-fn certificate_json(c: &CertificateInfo) -> String {
-    let list = |items: &[String]| {
-        let quoted: Vec<String> = items.iter().map(|s| Obj::quote(s)).collect();
-        format!("[{}]", quoted.join(","))
-    };
-    Obj::new()
-        .str("subject", &c.subject_line)
-        .str("issuer", &c.issuer_line)
-        .raw("subjectaltname", &list(&c.subject_alt_names))
-        .str("valid_from", &c.valid_from)
-        .str("valid_to", &c.valid_to)
-        .str("serialNumber", &c.serial)
-        .str("fingerprint256", &c.fingerprint256)
-        .finish()
 }
 
 fn client_error_json(o: Obj, e: &TlsClientError) -> Obj {

@@ -69,6 +69,7 @@ pub(crate) fn take_presented() -> Option<Presented> {
 }
 
 /// The trust settings, kept to explain rejections.
+#[derive(Clone)]
 pub(crate) struct Trust {
     pub mode: ClientAuth,
     /// One-line subjects of the trusted client CAs.

@@ -89,6 +89,10 @@ pub(crate) enum ReadOutcome {
     Chunk(Vec<u8>, Option<bool>),
     /// The peer broke the protocol or the socket failed; the alert (if any) is queued.
     Failed(String),
+    /// Nothing arrived within the socket's read timeout (set only by the stream style's
+    /// `TlsStream::set_read_timeout`). Nothing was read, so the TLS state is untouched and
+    /// the connection stays usable.
+    TimedOut,
     /// We destroyed the connection.
     Destroyed,
 }
@@ -452,6 +456,12 @@ impl Conn {
         !flow.closed
     }
 
+    /// The socket's read timeout, for the stream style (`None`: block). The event style
+    /// never sets one.
+    pub(crate) fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.sock.set_read_timeout(timeout)
+    }
+
     /// Whether the peer has finished sending (close_notify or EOF seen).
     pub(crate) fn peer_ended(&self) -> bool {
         self.lock().peer_ended
@@ -463,6 +473,15 @@ impl Conn {
             match (&self.sock).read(buf) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // SO_RCVTIMEO expired (EAGAIN): no byte was read.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) && !self.is_closed() =>
+                {
+                    return ReadOutcome::TimedOut;
+                }
                 Err(e) => {
                     return if self.is_closed() {
                         ReadOutcome::Destroyed
@@ -606,6 +625,8 @@ pub(crate) fn serve_events(conn: &Arc<Conn>, events: &EventSender) -> bool {
                 break;
             }
             ReadOutcome::Destroyed => break,
+            // No read timeout is set in this style; if one were, just read again.
+            ReadOutcome::TimedOut => {}
         }
     }
     drop(buf);

@@ -16,8 +16,10 @@ use crate::client_auth::{authorization_error, fix_for, Presented, Trust};
 use crate::client_hello::ClientHello;
 use crate::handshake::{Failed, Failure, Phase};
 use crate::provider::{group_name, suite_name};
+use crate::sni::{Choice, Chosen};
 
 /// Our side of each negotiation, kept to explain failures against what the client offered.
+#[derive(Clone)]
 pub(crate) struct Settings {
     versions: Vec<String>,
     suites: Vec<String>,
@@ -122,6 +124,9 @@ pub enum Cause {
     Shutdown,
     /// Client authentication: no certificate, or one we do not accept.
     ClientCertificate,
+    /// The client asked for a server name we have no certificate for, or for none, and the
+    /// SNI fallback policy refuses that.
+    UnknownServerName,
 }
 
 impl Cause {
@@ -143,6 +148,7 @@ impl Cause {
             Cause::Network => "network",
             Cause::Shutdown => "shutdown",
             Cause::ClientCertificate => "client-certificate",
+            Cause::UnknownServerName => "unknown-server-name",
         }
     }
 }
@@ -225,8 +231,28 @@ pub(crate) fn explain(
         alert_sent,
         elapsed,
         presented,
+        sni,
+        alpn,
         ..
     } = failed;
+    // With several certificates, explain with the one this client was served.
+    let served;
+    let ours = match sni.as_ref().and_then(|c| c.served.as_ref()) {
+        Some(ctx)
+            if !ours
+                .chain
+                .first()
+                .is_some_and(|l| l.der == ctx.certificate().der) =>
+        {
+            served = Settings {
+                chain: ctx.chain().to_vec(),
+                key_algorithm: Some(format!("{:?}", ctx.certified_key().key.algorithm())),
+                ..ours.clone()
+            };
+            &served
+        }
+        _ => ours,
+    };
     let mut phase = phase;
     let mut alert_sent = alert_sent.map(|a| format!("{a:?}"));
     let mut authorization = None;
@@ -291,6 +317,26 @@ pub(crate) fn explain(
             format!("socket error during the handshake: {e}"),
             "check the network between client and server".into(),
         ),
+        Failure::Tls(_) if sni.as_ref().is_some_and(|c| c.chosen == Chosen::Refused) => {
+            let choice = sni.as_ref().expect("checked above");
+            unknown_name(choice, offered.as_ref())
+        }
+        Failure::Tls(TlsError::NoApplicationProtocol) if alpn.is_some() => {
+            let answer = alpn.as_ref().expect("checked above");
+            let theirs = list(&answer.offer.protocols);
+            match &answer.chosen {
+                None => (
+                    Cause::AlpnMismatch,
+                    format!("our ALPN callback accepted none of the client's protocols ({theirs})"),
+                    "have the client offer a protocol the callback accepts, or accept one of these in the callback".into(),
+                ),
+                Some(p) => (
+                    Cause::AlpnMismatch,
+                    format!("our ALPN callback chose {p:?}, which the client did not offer (it offered {theirs})"),
+                    "return one of the offered protocols from the ALPN callback".into(),
+                ),
+            }
+        }
         Failure::Tls(e) => match client_certificate_failure(e, presented.as_ref(), ours) {
             Some((error, alert, provider_fix)) => {
                 phase = Phase::ClientCertificate;
@@ -302,6 +348,11 @@ pub(crate) fn explain(
             None => explain_tls(e, offered.as_ref(), local, ours),
         },
     };
+    // rustls settles ALPN while writing EncryptedExtensions, after the ServerHello, so this
+    // alert goes out encrypted where we cannot read it back; rustls always sends it.
+    if alert_sent.is_none() && matches!(failure, Failure::Tls(TlsError::NoApplicationProtocol)) {
+        alert_sent = Some("NoApplicationProtocol".into());
+    }
     let alert_received = match &failure {
         Failure::Tls(TlsError::AlertReceived(a)) => Some(format!("{a:?}")),
         _ => None,
@@ -329,6 +380,39 @@ pub(crate) fn explain(
         bytes_received,
         elapsed,
     }
+}
+
+/// A client refused by the SNI fallback policy: what it asked for, what we serve.
+fn unknown_name(choice: &Choice, offered: Option<&ClientHello>) -> (Cause, String, String) {
+    let ours = if choice.names.is_empty() {
+        "no names".to_string()
+    } else {
+        list(&choice.names)
+    };
+    let ip = offered
+        .and_then(|o| o.server_name.as_deref())
+        .filter(|n| n.parse::<std::net::IpAddr>().is_ok());
+    let message = match (&choice.asked, ip) {
+        (Some(name), _) => format!(
+            "the client asked for the server name {name:?} (SNI), which we have no certificate for (we serve {ours}), and --sni-fallback {} refuses unknown names",
+            choice.fallback.name()
+        ),
+        (None, Some(ip)) => format!(
+            "the client sent the IP address {ip} as its server name (SNI), which TLS does not allow (RFC 6066), so it counts as no name; --sni-fallback {} refuses clients without a name (we serve {ours})",
+            choice.fallback.name()
+        ),
+        (None, None) => format!(
+            "the client sent no server name (SNI) and --sni-fallback {} refuses clients without one (we serve {ours})",
+            choice.fallback.name()
+        ),
+    };
+    let fix = match &choice.asked {
+        Some(name) => format!(
+            "connect with one of our names, add a certificate for {name} (--sni {name}=CERT,KEY or ServerHandle::add_context), or serve the default certificate to unknown names (--sni-fallback default)"
+        ),
+        None => "have the client send a name (connect by host name, e.g. openssl s_client -servername, curl --resolve), or serve the default certificate to clients without one (--sni-fallback default or refuse-unknown)".into(),
+    };
+    (Cause::UnknownServerName, message, fix)
 }
 
 /// The likely reasons a client refuses our certificate, from what we know of it and of

@@ -7,7 +7,8 @@
 //!            ↘ TlsClientError                    (the handshake failed; nothing follows)
 //! ```
 //!
-//! Server-wide: `Listening` first, `Refused` and `ServerError` at any time, `Closed` last.
+//! Server-wide: `Listening` first; `Refused`, `ServerError`, `Reloaded` and `ReloadFailed`
+//! at any time; `Closed` last.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -110,6 +111,17 @@ pub enum Event {
         /// What went wrong, in one sentence.
         error: String,
     },
+    /// New certificates (and CAs, SNI entries, ticket keys) are in use for new connections
+    /// after [`ServerHandle::reload`](crate::ServerHandle::reload) or `SIGHUP` in the CLI;
+    /// open connections keep theirs. Names the old and new certificate fingerprints. Node:
+    /// what follows `setSecureContext()`.
+    Reloaded(Box<crate::Reloaded>),
+    /// A reload was refused: the new files failed the checks. The previous certificates stay
+    /// in use.
+    ReloadFailed {
+        /// What was wrong, naming the file and the fix.
+        error: String,
+    },
     /// The server has shut down: no listener, no connections, every thread joined. Always
     /// the last event. Node: `'close'`.
     Closed,
@@ -132,6 +144,8 @@ impl Event {
             Event::Refused { .. } => "refused",
             Event::ServerError { .. } => "serverError",
             Event::Closed => "closed",
+            Event::Reloaded(_) => "reloaded",
+            Event::ReloadFailed { .. } => "reloadFailed",
         }
     }
 
@@ -258,6 +272,10 @@ fn log_event(event: &Event) {
         Event::TlsClientError(e) => log::warn!("{e}"),
         Event::Refused { peer, reason } => log::warn!("refused {peer}: {reason}"),
         Event::ServerError { error } => log::error!("{error}"),
+        Event::Reloaded(r) => log::info!("{r}"),
+        Event::ReloadFailed { error } => {
+            log::error!("reload refused, still serving the previous certificates: {error}")
+        }
         Event::Error { socket, error } => {
             log::warn!("#{} {}: {error}", socket.id(), socket.remote_addr())
         }

@@ -42,6 +42,10 @@ pub trait Handler {
     fn on_closed(&mut self) {}
     /// [`Event::Trace`]: a handshake's story, when tracing is on.
     fn on_trace(&mut self, trace: &HandshakeTrace) {}
+    /// [`Event::Reloaded`]: new certificates are in use for new connections.
+    fn on_reloaded(&mut self, reloaded: &crate::Reloaded) {}
+    /// [`Event::ReloadFailed`]: a reload was refused; the previous certificates stay.
+    fn on_reload_failed(&mut self, error: &str) {}
 }
 
 /// Handlers as closures, Node style:
@@ -208,5 +212,7 @@ fn dispatch<H: Handler + ?Sized>(h: &mut H, event: &Event) {
         Event::ServerError { error } => h.on_server_error(error),
         Event::Closed => h.on_closed(),
         Event::Trace(t) => h.on_trace(t),
+        Event::Reloaded(r) => h.on_reloaded(r),
+        Event::ReloadFailed { error } => h.on_reload_failed(error),
     }
 }

@@ -6,8 +6,11 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rustls::server::Acceptor;
 use rustls::{ServerConfig, ServerConnection};
 
+use crate::alpn::{self, AlpnCallback};
+use crate::config::Tls;
 use crate::connection::READ_BUF;
 use crate::trace::Recorder;
 
@@ -64,6 +67,18 @@ pub(crate) struct Failed {
     pub presented: Option<crate::client_auth::Presented>,
     /// The flights so far, when tracing.
     pub trace: Option<Recorder>,
+    /// How the certificate was chosen by name (SNI), if it got that far.
+    pub sni: Option<crate::sni::Choice>,
+    /// What the ALPN callback was offered and answered, if it ran.
+    pub alpn: Option<alpn::Answer>,
+}
+
+/// A finished handshake: the connection, its trace, what the ALPN callback did, and the
+/// client's first bytes (its ClientHello, to report an IP address sent as SNI).
+pub(crate) struct Done {
+    pub conn: ServerConnection,
+    pub trace: Option<Recorder>,
+    pub first_bytes: Vec<u8>,
 }
 
 /// How many of the client's first bytes are kept for diagnosis: a whole ClientHello
@@ -75,12 +90,12 @@ pub(crate) const KEEP: usize = 4096;
 /// With `trace`, the flights are recorded for [`crate::trace`].
 pub(crate) fn run(
     sock: &TcpStream,
-    config: Arc<ServerConfig>,
+    tls: &Tls,
     deadline: Instant,
     started: Instant,
     stopping: &dyn Fn() -> bool,
     trace: bool,
-) -> Result<(ServerConnection, Option<Recorder>), Box<Failed>> {
+) -> Result<Done, Box<Failed>> {
     let mut hs = Handshake {
         sock,
         first_bytes: Vec::new(),
@@ -88,19 +103,28 @@ pub(crate) fn run(
         sent_any: false,
         alert_sent: None,
         trace: trace.then(|| Recorder::new(started)),
+        alpn: None,
     };
-    let mut conn = match ServerConnection::new(config) {
+    let mut buf = vec![0u8; READ_BUF];
+    let conn = match &tls.alpn_callback {
+        None => ServerConnection::new(tls.config.clone()).map_err(Failure::Tls),
+        Some(callback) => hs.accept(&tls.config, &**callback, &mut buf, deadline, stopping),
+    };
+    let mut conn = match conn {
         Ok(c) => c,
-        Err(e) => return Err(hs.failed(Failure::Tls(e), started)),
+        Err(failure) => return Err(hs.failed(failure, started)),
     };
     conn.set_buffer_limit(None);
-    let mut buf = vec![0u8; READ_BUF];
     loop {
         if let Err(e) = hs.flush(&mut conn, deadline) {
             return Err(hs.failed(e, started));
         }
         if !conn.is_handshaking() {
-            return Ok((conn, hs.trace.take()));
+            return Ok(Done {
+                conn,
+                trace: hs.trace.take(),
+                first_bytes: std::mem::take(&mut hs.first_bytes),
+            });
         }
         if stopping() {
             return Err(hs.failed(Failure::Shutdown, started));
@@ -132,6 +156,11 @@ pub(crate) fn run(
     }
 }
 
+/// Whether our certificate resolver refused this thread's client by name (SNI).
+fn refused_by_name() -> bool {
+    crate::sni::peek_refused()
+}
+
 struct Handshake<'a> {
     sock: &'a TcpStream,
     first_bytes: Vec<u8>,
@@ -139,9 +168,62 @@ struct Handshake<'a> {
     sent_any: bool,
     alert_sent: Option<rustls::AlertDescription>,
     trace: Option<Recorder>,
+    alpn: Option<alpn::Answer>,
 }
 
 impl Handshake<'_> {
+    /// With an ALPN callback: reads the whole ClientHello first (rustls's `Acceptor`), asks
+    /// the callback, and starts the connection with its choice.
+    fn accept(
+        &mut self,
+        base: &Arc<ServerConfig>,
+        callback: &AlpnCallback,
+        buf: &mut [u8],
+        deadline: Instant,
+        stopping: &dyn Fn() -> bool,
+    ) -> Result<ServerConnection, Failure> {
+        let mut acceptor = Acceptor::default();
+        loop {
+            if stopping() {
+                return Err(Failure::Shutdown);
+            }
+            let n = match self.read(buf, deadline) {
+                Err(_) if stopping() => return Err(Failure::Shutdown),
+                other => other?,
+            };
+            let mut input = &buf[..n];
+            while !input.is_empty() {
+                if let Err(e) = acceptor.read_tls(&mut input) {
+                    return Err(Failure::Tls(rustls::Error::General(e.to_string())));
+                }
+            }
+            let (e, mut alert) = match acceptor.accept() {
+                Ok(None) => continue,
+                Ok(Some(accepted)) => {
+                    let hello = accepted.client_hello();
+                    let (config, answer) = alpn::configure(
+                        base,
+                        callback,
+                        hello.server_name(),
+                        hello.alpn().map(|a| a.collect()),
+                    );
+                    self.alpn = answer;
+                    match accepted.into_connection(config) {
+                        Ok(conn) => return Ok(conn),
+                        Err(refused) => refused,
+                    }
+                }
+                Err(refused) => refused,
+            };
+            // Last gasp, as in `run`: the alert goes out before we close.
+            let mut out = Vec::new();
+            let _ = alert.write_all(&mut out);
+            self.send(&mut out, deadline)?;
+            self.close_gently(deadline);
+            return Err(Failure::Tls(e));
+        }
+    }
+
     fn phase(&self) -> Phase {
         if self.bytes_received == 0 {
             Phase::BeforeAnyBytes
@@ -162,6 +244,8 @@ impl Handshake<'_> {
             elapsed: started.elapsed(),
             presented: None,
             trace: self.trace.take(),
+            sni: None,
+            alpn: self.alpn.take(),
         })
     }
 
@@ -205,32 +289,43 @@ impl Handshake<'_> {
         while conn.wants_write() {
             let mut out = Vec::new();
             conn.write_tls(&mut out).map_err(Failure::Io)?;
-            self.note_alert(&out);
-            if let Some(t) = &mut self.trace {
-                t.flight(false, &out);
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(Failure::Timeout);
-            }
-            self.sock
-                .set_write_timeout(Some(left))
-                .map_err(Failure::Io)?;
-            match (&*self.sock).write_all(&out) {
-                Ok(()) => self.sent_any = true,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    return Err(Failure::Timeout)
-                }
-                Err(e) if is_reset(&e) => return Err(Failure::PeerClosed),
-                Err(e) => return Err(Failure::Io(e)),
-            }
+            self.send(&mut out, deadline)?;
         }
         Ok(())
+    }
+
+    /// Sends one flight, noting a plaintext alert in it.
+    fn send(&mut self, out: &mut [u8], deadline: Instant) -> Result<(), Failure> {
+        if refused_by_name() {
+            unrecognized_name(out);
+        }
+        self.note_alert(out);
+        if let Some(t) = &mut self.trace {
+            t.flight(false, out);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Failure::Timeout);
+        }
+        self.sock
+            .set_write_timeout(Some(left))
+            .map_err(Failure::Io)?;
+        match (&*self.sock).write_all(out) {
+            Ok(()) => {
+                self.sent_any = true;
+                Ok(())
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                Err(Failure::Timeout)
+            }
+            Err(e) if is_reset(&e) => Err(Failure::PeerClosed),
+            Err(e) => Err(Failure::Io(e)),
+        }
     }
 
     /// Remembers a plaintext alert record (content type 21) among the bytes we send.
@@ -260,6 +355,23 @@ impl Handshake<'_> {
                 Ok(_) => {}
             }
         }
+    }
+}
+
+/// rustls answers a resolver that found no certificate with `access_denied`; for a server
+/// name we do not serve, RFC 6066 §3 says `unrecognized_name`, which clients explain
+/// better ("unrecognized name"). Rewrites the plaintext alert record in `out`.
+fn unrecognized_name(out: &mut [u8]) {
+    let mut at = 0;
+    while at + 7 <= out.len() {
+        let len = u16::from_be_bytes([out[at + 3], out[at + 4]]) as usize;
+        if out[at] == 21
+            && len == 2
+            && out[at + 6] == u8::from(rustls::AlertDescription::AccessDenied)
+        {
+            out[at + 6] = u8::from(rustls::AlertDescription::UnrecognisedName);
+        }
+        at += 5 + len;
     }
 }
 

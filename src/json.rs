@@ -1,12 +1,23 @@
-//! A tiny JSON object writer for `--events json` (one object per line, no dependency).
+//! A tiny JSON object writer (one object per line, no dependency): the `--events json`
+//! lines, [`SocketInfo::to_json`](crate::SocketInfo::to_json),
+//! [`CertificateInfo::to_json`](crate::CertificateInfo::to_json), the HTTPS facts, and the
+//! `check`/`probe` reports of the command line. Public only for the `tls-server` binary;
+//! not part of the supported API.
 
 use std::fmt::Write;
 
 /// Builds one JSON object, field by field.
-pub(crate) struct Obj(String);
+pub struct Obj(String);
+
+impl Default for Obj {
+    fn default() -> Self {
+        Obj::new()
+    }
+}
 
 impl Obj {
-    pub(crate) fn new() -> Obj {
+    /// An empty object.
+    pub fn new() -> Obj {
         Obj(String::from("{"))
     }
 
@@ -18,43 +29,70 @@ impl Obj {
         self.0.push(':');
     }
 
-    pub(crate) fn str(mut self, k: &str, v: &str) -> Obj {
+    /// A string field.
+    pub fn str(mut self, k: &str, v: &str) -> Obj {
         self.key(k);
         push_str(&mut self.0, v);
         self
     }
 
-    pub(crate) fn opt_str(self, k: &str, v: Option<&str>) -> Obj {
+    /// A string field, or `null`.
+    pub fn opt_str(self, k: &str, v: Option<&str>) -> Obj {
         match v {
             Some(v) => self.str(k, v),
             None => self.raw(k, "null"),
         }
     }
 
-    pub(crate) fn num(mut self, k: &str, v: impl std::fmt::Display) -> Obj {
+    /// A number field, written with `Display`.
+    pub fn num(mut self, k: &str, v: impl std::fmt::Display) -> Obj {
         self.key(k);
         let _ = write!(self.0, "{v}");
         self
     }
 
-    pub(crate) fn bool(self, k: &str, v: bool) -> Obj {
+    /// A boolean field.
+    pub fn bool(self, k: &str, v: bool) -> Obj {
         self.raw(k, if v { "true" } else { "false" })
     }
 
-    pub(crate) fn raw(mut self, k: &str, v: &str) -> Obj {
+    /// A list of strings.
+    pub fn strs(self, k: &str, items: &[String]) -> Obj {
+        let quoted: Vec<String> = items.iter().map(|s| Obj::quote(s)).collect();
+        self.raw(k, &format!("[{}]", quoted.join(",")))
+    }
+
+    /// A field whose value is already JSON (an object, a list, `null`).
+    pub fn raw(mut self, k: &str, v: &str) -> Obj {
         self.key(k);
         self.0.push_str(v);
         self
     }
 
+    /// Appends the fields of `object`, a finished JSON object (`{...}`), after ours.
+    pub fn extend(mut self, object: &str) -> Obj {
+        let inner = object
+            .strip_prefix('{')
+            .and_then(|o| o.strip_suffix('}'))
+            .unwrap_or("");
+        if !inner.is_empty() {
+            if self.0.len() > 1 {
+                self.0.push(',');
+            }
+            self.0.push_str(inner);
+        }
+        self
+    }
+
     /// `s` as a JSON string literal.
-    pub(crate) fn quote(s: &str) -> String {
+    pub fn quote(s: &str) -> String {
         let mut out = String::new();
         push_str(&mut out, s);
         out
     }
 
-    pub(crate) fn finish(mut self) -> String {
+    /// The object's text.
+    pub fn finish(mut self) -> String {
         self.0.push('}');
         self.0
     }
@@ -80,14 +118,31 @@ fn push_str(out: &mut String, s: &str) {
 
 #[cfg(test)]
 mod tests {
+    use super::Obj;
+
     #[test]
     fn escapes() {
-        let s = super::Obj::new()
+        let s = Obj::new()
             .str("a", "q\"\\\n\u{1}")
             .num("n", 3)
             .bool("b", true)
             .opt_str("z", None)
             .finish();
         assert_eq!(s, r#"{"a":"q\"\\\n\u0001","n":3,"b":true,"z":null}"#);
+    }
+
+    #[test]
+    fn extends_and_lists() {
+        let inner = Obj::new().num("x", 1).str("y", "z").finish();
+        assert_eq!(
+            Obj::new().str("e", "v").extend(&inner).finish(),
+            r#"{"e":"v","x":1,"y":"z"}"#
+        );
+        assert_eq!(Obj::new().extend(&inner).finish(), inner);
+        assert_eq!(Obj::new().num("a", 1).extend("{}").finish(), r#"{"a":1}"#);
+        assert_eq!(
+            Obj::new().strs("l", &["a".into(), "\"".into()]).finish(),
+            r#"{"l":["a","\""]}"#
+        );
     }
 }

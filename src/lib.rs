@@ -46,12 +46,28 @@
 //! 3. **Blocking streams** — [`Server::bind_streams`] hands each connection to your
 //!    closure as a [`TlsStream`] (`Read + Write`) on its own thread.
 //!
+//! On top of the stream style, [`https`] is a small blocking HTTP/1.1 responder (keep-alive,
+//! pipelining, limits, an idle timeout) — enough for an HTTPS endpoint without a framework.
+//!
+//! The rest of Node's `tls.Server` surface:
+//!
+//! - several certificates by server name — [`ServerOptions::sni`], run-time
+//!   [`ServerHandle::add_context`], [`ServerOptions::sni_callback`], and a [`SniFallback`]
+//!   policy for clients with no name or an unknown one;
+//! - ALPN from a list ([`ServerOptions::alpn`]) or chosen in code
+//!   ([`ServerOptions::alpn_callback`]);
+//! - session resumption by tickets and a cache, on by default, with ticket keys shared by
+//!   several instances ([`ServerOptions::ticket_keys_file`]);
+//! - new certificates without a restart ([`ServerHandle::reload`], Node's
+//!   `setSecureContext`), checked first, reported as [`Event::Reloaded`].
+//!
 //! Not supported, by design: TLS 1.0/1.1, renegotiation, RSA key exchange, CBC and DHE
 //! suites, encrypted private keys (detected and explained), async runtimes.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod alpn;
 mod certificate;
 mod check;
 mod client_auth;
@@ -64,19 +80,26 @@ mod error;
 mod event;
 mod handler;
 mod handshake;
+pub mod https;
+#[doc(hidden)]
+pub mod json;
 mod keylog;
 mod listener;
 mod options;
 mod pool;
 mod probe;
 mod provider;
+mod reload;
 mod server;
+mod sni;
 mod socket;
 mod stream;
+mod ticket_keys;
 mod timer;
 mod trace;
 mod worker;
 
+pub use alpn::{AlpnCallback, AlpnOffer};
 pub use certificate::CertificateInfo;
 pub use check::{check, Check, CheckOptions, CheckReport, Status};
 pub use client_auth::AuthorizationError;
@@ -90,7 +113,9 @@ pub use handshake::Phase;
 pub use options::{ClientAuth, ServerOptions, TlsVersion};
 pub use probe::{probe, Outcome, ProbeOptions, ProbeReport};
 pub use provider::{cipher_suite_name, group_name, suite_name, Provider};
+pub use reload::{Reloaded, ServedCertificate};
 pub use server::{Server, ServerHandle};
+pub use sni::{SecureContext, SniCallback, SniFallback};
 pub use socket::{SocketInfo, TlsSocket};
 pub use stream::TlsStream;
 pub use trace::HandshakeTrace;

@@ -6,7 +6,8 @@
 mod cli;
 mod cli_check;
 mod cli_probe;
-mod json;
+// The library's JSON object writer, under the path cli_check and cli_probe use.
+use tls_server::json;
 
 fn main() {
     match cli::run(std::env::args_os().skip(1).collect()) {

@@ -5,8 +5,32 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::alpn::{AlpnCallback, AlpnOffer};
 use crate::credentials::Pem;
 use crate::provider::Provider;
+use crate::sni::{SecureContext, SniCallback, SniFallback};
+
+/// A user callback, shared by every connection thread (shown as `<callback>` in `Debug`).
+pub(crate) struct Callback<T: ?Sized>(pub Arc<T>);
+
+impl<T: ?Sized> Clone for Callback<T> {
+    fn clone(&self) -> Self {
+        Callback(self.0.clone())
+    }
+}
+
+impl<T: ?Sized> std::fmt::Debug for Callback<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<callback>")
+    }
+}
+
+/// Where a certificate served by name comes from.
+#[derive(Clone, Debug)]
+pub(crate) enum SniSource {
+    Files { cert: Pem, key: Pem },
+    Context(SecureContext),
+}
 
 /// A TLS protocol version the server may accept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -105,6 +129,11 @@ pub struct ServerOptions {
     pub(crate) cipher_suites: Option<Vec<String>>,
     pub(crate) kx_groups: Option<Vec<String>>,
     pub(crate) alpn: Vec<Vec<u8>>,
+    pub(crate) alpn_callback: Option<Callback<AlpnCallback>>,
+    pub(crate) sni: Vec<(String, SniSource)>,
+    pub(crate) sni_fallback: SniFallback,
+    pub(crate) sni_callback: Option<Callback<SniCallback>>,
+    pub(crate) ticket_keys: Option<PathBuf>,
     pub(crate) client_auth: ClientAuth,
     pub(crate) reject_unauthorized: bool,
     pub(crate) client_cas: Vec<Pem>,
@@ -142,6 +171,11 @@ impl ServerOptions {
             cipher_suites: None,
             kx_groups: None,
             alpn: Vec::new(),
+            alpn_callback: None,
+            sni: Vec::new(),
+            sni_fallback: SniFallback::Default,
+            sni_callback: None,
+            ticket_keys: None,
             client_auth: ClientAuth::Off,
             reject_unauthorized: true,
             client_cas: Vec::new(),
@@ -220,6 +254,84 @@ impl ServerOptions {
     /// Defaults to none: ALPN is not negotiated.
     pub fn alpn<S: AsRef<[u8]>>(mut self, protocols: &[S]) -> Self {
         self.alpn = protocols.iter().map(|p| p.as_ref().to_vec()).collect();
+        self
+    }
+
+    /// Lets `choose` pick the ALPN protocol for each client that offers some (Node's
+    /// `ALPNCallback`), instead of the [`alpn`](Self::alpn) list. `choose` runs on the
+    /// connection's thread during the handshake; returning `None` refuses the client with a
+    /// `no_application_protocol` alert, and the `TlsClientError` lists what it offered.
+    ///
+    /// ```no_run
+    /// let options = tls_server::ServerOptions::new().alpn_callback(|offer| {
+    ///     // h2 only for api.example.test, HTTP/1.1 for everyone else.
+    ///     let want = if offer.server_name.as_deref() == Some("api.example.test") { "h2" } else { "http/1.1" };
+    ///     offer.protocols.iter().find(|p| *p == want).cloned()
+    /// });
+    /// ```
+    pub fn alpn_callback<F>(mut self, choose: F) -> Self
+    where
+        F: Fn(&AlpnOffer) -> Option<String> + Send + Sync + 'static,
+    {
+        self.alpn_callback = Some(Callback(Arc::new(choose)));
+        self
+    }
+
+    /// Serves this certificate chain and key (PEM files) to clients asking for `name` by SNI
+    /// (Node's `addContext`). `name` is a host name (`api.example.test`) or a wildcard for
+    /// one label (`*.example.test`). Exact names win over wildcards. The pair is loaded and
+    /// checked when the server starts: the key must match, and the certificate must cover
+    /// `name`. Clients asking for no name or another one get the
+    /// [`sni_fallback`](Self::sni_fallback) treatment.
+    pub fn sni(
+        mut self,
+        name: impl Into<String>,
+        cert: impl Into<PathBuf>,
+        key: impl Into<PathBuf>,
+    ) -> Self {
+        self.sni.push((
+            name.into(),
+            SniSource::Files {
+                cert: Pem::File(cert.into()),
+                key: Pem::File(key.into()),
+            },
+        ));
+        self
+    }
+
+    /// Same as [`sni`](Self::sni), with a certificate already loaded.
+    pub fn sni_context(mut self, name: impl Into<String>, context: SecureContext) -> Self {
+        self.sni.push((name.into(), SniSource::Context(context)));
+        self
+    }
+
+    /// Node's `SNICallback`: asked for a certificate for each server name no
+    /// [`sni`](Self::sni) entry matches, on the connection's thread during the handshake.
+    /// `None` leaves the client to the [`sni_fallback`](Self::sni_fallback) policy. Load
+    /// contexts ahead of time and hand out clones: this runs for every such handshake.
+    pub fn sni_callback<F>(mut self, lookup: F) -> Self
+    where
+        F: Fn(&str) -> Option<SecureContext> + Send + Sync + 'static,
+    {
+        self.sni_callback = Some(Callback(Arc::new(lookup)));
+        self
+    }
+
+    /// What clients that send no server name, or one we do not serve, get: the default
+    /// certificate (Node's behaviour, the default) or an `unrecognized_name` alert. See
+    /// [`SniFallback`].
+    pub fn sni_fallback(mut self, policy: SniFallback) -> Self {
+        self.sni_fallback = policy;
+        self
+    }
+
+    /// Encrypts session tickets with the keys in this file instead of random per-process
+    /// keys, so that several instances behind a load balancer resume each other's sessions
+    /// (Node's `ticketKeys`). One key per line, 64 hex digits (`openssl rand -hex 32`); the
+    /// first encrypts, all decrypt. Read at start and on every reload: rotate by adding a
+    /// line (README, "Resumption across instances"). Keep the file private (mode 0600).
+    pub fn ticket_keys_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ticket_keys = Some(path.into());
         self
     }
 
@@ -355,7 +467,8 @@ impl ServerOptions {
 
     /// Whether to issue session tickets (RFC 5077 / RFC 8446 §4.6.1), so clients resume
     /// without the server remembering them. Ticket keys are random per process and rotate
-    /// every 6 hours. Defaults to `true`, as in Node. Turned off in
+    /// every 6 hours, unless they come from a [`ticket_keys_file`](Self::ticket_keys_file).
+    /// Defaults to `true`, as in Node. Turned off in
     /// [`ClientAuth::Inspect`] mode.
     pub fn session_tickets(mut self, on: bool) -> Self {
         self.session_tickets = on;

@@ -3,21 +3,22 @@
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rustls::ServerConfig;
-
+use crate::config::Tls;
 use crate::connection::{Conn, Limits};
-use crate::diagnose::Settings;
 use crate::event::{Event, EventSender, Events};
 use crate::handler::{self, Handler};
-use crate::options::ServerOptions;
+use crate::options::{ServerOptions, SniSource};
 use crate::pool::Pool;
+use crate::reload::{served, Reloaded};
+use crate::sni::{self, SecureContext};
 use crate::stream::TlsStream;
 use crate::timer::Timers;
 use crate::{config, listener, Error};
+use crate::{CheckOptions, Pem, Status};
 
 pub(crate) type StreamFn = dyn Fn(TlsStream) + Send + Sync;
 
@@ -37,9 +38,10 @@ pub(crate) enum Tracked {
 /// State shared by the listener, the connection threads and every handle.
 pub(crate) struct Shared {
     pub local_addr: SocketAddr,
-    pub config: Arc<ServerConfig>,
-    /// Our side of every negotiation, for explaining failures.
-    pub settings: Settings,
+    /// The TLS setup new connections use; replaced whole by a reload.
+    tls: RwLock<Arc<Tls>>,
+    /// Serialises reloads and run-time SNI additions.
+    reloading: Mutex<()>,
     pub events: EventSender,
     pub limits: Limits,
     pub handshake_timeout: Duration,
@@ -59,6 +61,11 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// The TLS setup for a connection starting now.
+    pub(crate) fn tls(&self) -> Arc<Tls> {
+        self.tls.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     pub(crate) fn tracked(&self) -> MutexGuard<'_, HashMap<u64, Tracked>> {
@@ -138,6 +145,84 @@ impl ServerHandle {
     pub fn connections(&self) -> usize {
         self.shared.pool.active()
     }
+
+    /// Replaces the certificates, CAs, CRLs, SNI entries, ALPN, versions, suites and ticket
+    /// keys with those of `options` (Node's `setSecureContext`). Options that shape the
+    /// server rather than TLS (address, limits, timeouts) are ignored.
+    ///
+    /// Everything is loaded and checked first, as [`Server::bind`] does, and more: the
+    /// certificate and key (and each SNI pair) must also pass [`check`](crate::check)
+    /// without errors (an expired certificate, a key that is not the certificate's, a chain
+    /// out of order), since a running server has something to lose. On error the
+    /// certificates in use stay, the error is returned and sent as
+    /// [`Event::ReloadFailed`]. On success, connections that arrive from now on use the new
+    /// set and an [`Event::Reloaded`] names the old and new fingerprints. Open connections
+    /// are untouched. Certificates added with [`add_context`](Self::add_context) are kept;
+    /// so are sessions, so clients still resume (unless ticket keys come from a file, which
+    /// is read again: that is how they rotate).
+    pub fn reload(&self, options: &ServerOptions) -> Result<Reloaded, Error> {
+        let _one_at_a_time = self
+            .shared
+            .reloading
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let old = self.shared.tls();
+        let new = match preflight(options).and_then(|()| config::build(options, Some(&old))) {
+            Ok(new) => new,
+            Err(e) => {
+                self.shared.events.send(Event::ReloadFailed {
+                    error: e.to_string(),
+                });
+                return Err(e);
+            }
+        };
+        let report = Reloaded {
+            old: served(old.served()),
+            new: served(new.served()),
+        };
+        *self.shared.tls.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(new);
+        self.shared
+            .events
+            .send(Event::Reloaded(Box::new(report.clone())));
+        Ok(report)
+    }
+
+    /// Serves `context` to clients asking for `name` (a host name, or `*.example.test`),
+    /// from the next handshake on (Node's `addContext`). Replaces an earlier certificate for
+    /// the same name. Checked now: the certificate must cover `name`. Kept across reloads.
+    pub fn add_context(&self, name: &str, context: SecureContext) -> Result<(), Error> {
+        let pattern = sni::normalize_pattern(name)?;
+        sni::check_covers(&pattern, &context)?;
+        let _one_at_a_time = self
+            .shared
+            .reloading
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let tls = self.shared.tls();
+        let resolver = tls.resolver.as_ref().ok_or_else(|| {
+            Error::option(
+                "server_config",
+                "a ready-made rustls ServerConfig chooses its own certificates — add names to its resolver instead",
+            )
+        })?;
+        log::info!(
+            "serving {pattern} with {} ({})",
+            context.source().display(),
+            context.certificate().fingerprint256
+        );
+        resolver.add(pattern, context);
+        Ok(())
+    }
+
+    /// The names served by SNI entries (configured and added), in order.
+    pub fn sni_names(&self) -> Vec<String> {
+        self.shared
+            .tls()
+            .resolver
+            .as_ref()
+            .map(|r| r.table().names())
+            .unwrap_or_default()
+    }
 }
 
 impl Server {
@@ -162,19 +247,7 @@ impl Server {
     }
 
     fn start(options: ServerOptions, mode: Mode, want_events: bool) -> Result<Server, Error> {
-        let built = config::build(&options)?;
-        let versions = options
-            .server_config
-            .is_none()
-            .then_some(&options.versions[..]);
-        let settings = Settings::new(
-            &built.config,
-            versions,
-            built.key_algorithm,
-            options.handshake_timeout,
-            built.trust,
-            &built.chain,
-        );
+        let tls = config::build(&options, None)?;
         let listener = bind_listener(&options.bind)?;
         let local_addr = listener
             .local_addr()
@@ -184,8 +257,8 @@ impl Server {
             Timers::start().map_err(|e| Error::io("starting the timer thread", e))?;
         let shared = Arc::new(Shared {
             local_addr,
-            config: built.config,
-            settings,
+            tls: RwLock::new(Arc::new(tls)),
+            reloading: Mutex::new(()),
             events: events_tx,
             limits: Limits {
                 high_water_mark: options.high_water_mark,
@@ -273,6 +346,44 @@ impl Drop for Server {
             self.join();
         }
     }
+}
+
+/// `tls_server::check` on the default pair and on each SNI pair given as files or PEM:
+/// the first error refuses the reload.
+fn preflight(options: &ServerOptions) -> Result<(), Error> {
+    let mut pairs: Vec<(&Pem, &Pem)> = Vec::new();
+    if let (Some(cert), Some(key)) = (&options.cert, &options.key) {
+        pairs.push((cert, key));
+    }
+    for (_, source) in &options.sni {
+        if let SniSource::Files { cert, key } = source {
+            pairs.push((cert, key));
+        }
+    }
+    for (cert, key) in pairs {
+        let report = crate::check(&CheckOptions::pems(
+            cert.clone(),
+            key.clone(),
+            options.provider,
+        ));
+        let errors: Vec<String> = report
+            .checks
+            .iter()
+            .filter(|c| c.status == Status::Error)
+            .map(|c| match c.fix.is_empty() {
+                true => c.message.clone(),
+                false => format!("{} — {}", c.message, c.fix),
+            })
+            .collect();
+        if !errors.is_empty() {
+            // The checks' messages start with the file's name already.
+            let problem = errors.join("; ");
+            let label = format!("{}: ", cert.label().display());
+            let problem = problem.strip_prefix(&label).unwrap_or(&problem).to_string();
+            return Err(Error::credential(cert.label(), problem));
+        }
+    }
+    Ok(())
 }
 
 fn bind_listener(addr: &str) -> Result<TcpListener, Error> {

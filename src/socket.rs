@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::certificate::CertificateInfo;
 use crate::client_auth::AuthorizationError;
 use crate::connection::Conn;
+use crate::json::Obj;
 
 /// What a handshake settled, fixed for the life of the connection (Node's
 /// `getProtocol()`, `getCipher()`, `servername`, `alpnProtocol`, `isSessionReused()`).
@@ -28,8 +29,12 @@ pub struct SocketInfo {
     /// The key-exchange group's IANA name (`X25519MLKEM768`, `x25519`, `secp256r1`, ...),
     /// when known.
     pub group: Option<String>,
-    /// The server name the client asked for (SNI), if it sent one.
+    /// The server name the client asked for (SNI), if it sent one (Node's `servername`).
     pub server_name: Option<String>,
+    /// An IP address the client sent as its server name, which TLS does not allow
+    /// (RFC 6066) and which therefore counts as no name: some clients do it when told to
+    /// connect to an address.
+    pub server_name_ip: Option<std::net::IpAddr>,
     /// The ALPN protocol agreed on, if any.
     pub alpn_protocol: Option<String>,
     /// Whether the session was resumed rather than a full handshake.
@@ -45,6 +50,62 @@ pub struct SocketInfo {
     /// The client's certificate chain as presented, leaf first; empty when none was sent
     /// (Node's `getPeerCertificate(true)`).
     pub peer_chain: Vec<CertificateInfo>,
+}
+
+impl SocketInfo {
+    /// These facts as one JSON object, with Node's field names where Node has one — what
+    /// `tls-server serve --events json` prints for `secureConnection`:
+    ///
+    /// ```text
+    /// {"id":1,"peer":"127.0.0.1:33164","local":"127.0.0.1:8000","protocol":"TLSv1.3",
+    ///  "cipher":"TLS_AES_256_GCM_SHA384","group":"x25519","servername":"localhost",
+    ///  "alpn":null,"resumed":false,"authorized":false,"authorizationError":null,
+    ///  "authorizationMessage":null,"peerCertificate":null,"handshake_ms":6.752}
+    /// ```
+    ///
+    /// `peerCertificate` is [`CertificateInfo::to_json`] of the client's certificate, or
+    /// `null`; `servernameIp` appears only when the client sent an IP address as its server
+    /// name; `handshake_ms` is milliseconds from TCP accept to handshake complete.
+    pub fn to_json(&self) -> String {
+        let o = Obj::new()
+            .num("id", self.id)
+            .str("peer", &self.remote_addr.to_string())
+            .str("local", &self.local_addr.to_string())
+            .str("protocol", self.protocol)
+            .str("cipher", &self.cipher)
+            .opt_str("group", self.group.as_deref())
+            .opt_str("servername", self.server_name.as_deref());
+        // Only when it happened: an IP address sent as the server name (RFC 6066 forbids it).
+        let o = match self.server_name_ip {
+            Some(ip) => o.str("servernameIp", &ip.to_string()),
+            None => o,
+        };
+        o.opt_str("alpn", self.alpn_protocol.as_deref())
+            .bool("resumed", self.resumed)
+            .bool("authorized", self.authorized)
+            .opt_str(
+                "authorizationError",
+                self.authorization_error.as_ref().map(|e| e.code),
+            )
+            .opt_str(
+                "authorizationMessage",
+                self.authorization_error
+                    .as_ref()
+                    .map(|e| e.message.as_str()),
+            )
+            .raw(
+                "peerCertificate",
+                &self
+                    .peer_chain
+                    .first()
+                    .map_or_else(|| "null".into(), CertificateInfo::to_json),
+            )
+            .num(
+                "handshake_ms",
+                format!("{:.3}", self.handshake_duration.as_secs_f64() * 1000.0),
+            )
+            .finish()
+    }
 }
 
 /// A handle to one secure connection: cheap to clone, `Send`, usable from any thread.

@@ -2,6 +2,7 @@
 
 use std::io::{self, Read, Write};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::connection::{Conn, ReadOutcome, READ_BUF};
 use crate::socket::TlsSocket;
@@ -39,6 +40,36 @@ impl TlsStream {
     pub fn end(&self) {
         self.conn.end();
     }
+
+    /// Bounds how long one [`read`](Read::read) waits for the peer (like
+    /// [`TcpStream::set_read_timeout`](std::net::TcpStream::set_read_timeout)); `None`, the
+    /// default, waits for ever. When nothing arrives in time, `read` fails with
+    /// [`io::ErrorKind::TimedOut`] — and that is all: no byte was consumed, the TLS state
+    /// is intact and the connection is not marked as failed, so you can read again, write,
+    /// or [`end`](Self::end) it. Use it to close idle keep-alive connections, as
+    /// [`https::serve`](crate::https::serve) does, so that they do not hold a pool thread.
+    ///
+    /// The timeout applies to each wait on the socket, not to a whole message: a peer that
+    /// trickles bytes keeps the read going. A zero duration is an error
+    /// ([`io::ErrorKind::InvalidInput`]), as for `TcpStream`.
+    ///
+    /// ```no_run
+    /// use std::io::{ErrorKind, Read};
+    /// use std::time::Duration;
+    /// # fn f(mut stream: tls_server::TlsStream) -> std::io::Result<()> {
+    /// stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    /// let mut buf = [0u8; 1024];
+    /// match stream.read(&mut buf) {
+    ///     Ok(0) => println!("the peer closed"),
+    ///     Ok(n) => println!("{n} bytes"),
+    ///     Err(e) if e.kind() == ErrorKind::TimedOut => stream.end(), // idle: say goodbye
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.conn.set_read_timeout(timeout)
+    }
 }
 
 impl Read for TlsStream {
@@ -66,6 +97,12 @@ impl Read for TlsStream {
                         "the connection was closed",
                     ))
                 }
+                ReadOutcome::TimedOut => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "nothing arrived within the read timeout",
+                    ))
+                }
             }
         }
         let n = out.len().min(self.plaintext.len() - self.pos);
@@ -90,6 +127,8 @@ impl Write for TlsStream {
 /// linger timer) unless it already has, close. Returns whether the connection had an
 /// error.
 pub(crate) fn finish(conn: &Arc<Conn>) -> bool {
+    // The handler may have set a read timeout; the linger timer bounds this wait instead.
+    let _ = conn.set_read_timeout(None);
     conn.end();
     if !conn.peer_ended() {
         let mut buf = vec![0u8; READ_BUF];

@@ -9,6 +9,7 @@ use std::time::Instant;
 use rustls::ServerConnection;
 
 use crate::certificate::CertificateInfo;
+use crate::client_hello::ClientHello;
 use crate::connection::{self, Conn};
 use crate::event::Event;
 use crate::options::ClientAuth;
@@ -16,7 +17,7 @@ use crate::pool::Slot;
 use crate::provider::{cipher_suite_name, group_name};
 use crate::server::{Mode, Shared, Tracked};
 use crate::socket::SocketInfo;
-use crate::{client_auth, diagnose, handshake, stream};
+use crate::{client_auth, diagnose, handshake, sni, stream};
 
 pub(crate) fn serve(
     shared: &Shared,
@@ -33,22 +34,31 @@ pub(crate) fn serve(
         shared.tracked().insert(id, Tracked::Handshaking(second));
     }
     let deadline = started + shared.handshake_timeout;
+    // The certificates in use now; a reload during this connection does not change them.
+    let setup = shared.tls();
     client_auth::reset();
+    sni::reset();
     let outcome = handshake::run(
         &sock,
-        shared.config.clone(),
+        &setup,
         deadline,
         started,
         &|| shared.stopping(),
         shared.trace,
     );
-    let (tls, trace) = match outcome {
+    let choice = sni::take_choice();
+    let handshake::Done {
+        conn: tls,
+        trace,
+        first_bytes,
+    } = match outcome {
         Ok(done) => done,
         Err(mut failed) => {
             failed.presented = client_auth::take_presented();
+            failed.sni = choice;
             shared.tracked().remove(&id);
             let trace = failed.trace.take();
-            let error = diagnose::explain(id, peer, local, *failed, &shared.settings);
+            let error = diagnose::explain(id, peer, local, *failed, &setup.settings);
             // Zero-byte probes stay quiet (debug level), trace or not.
             if let Some(trace) = trace.filter(|_| !error.is_probe()) {
                 let outcome = format!("failed: {} — {}", error.message, error.fix);
@@ -64,7 +74,17 @@ pub(crate) fn serve(
     let _ = sock.set_read_timeout(None);
     let _ = sock.set_write_timeout(None);
     let mut info = socket_info(&tls, id, peer, local, started);
-    authorize(&mut info, &tls, shared);
+    if info.server_name.is_none() {
+        // rustls ignores an IP address sent as SNI (RFC 6066 forbids it); say so.
+        info.server_name_ip = ClientHello::parse(&first_bytes)
+            .and_then(|h| h.server_name)
+            .and_then(|n| n.parse().ok());
+        if let Some(ip) = info.server_name_ip {
+            log::info!("#{id} {peer} sent the IP address {ip} as its server name (SNI), which TLS does not allow (RFC 6066); treated as no name");
+        }
+    }
+    drop(first_bytes);
+    authorize(&mut info, &tls, &setup.settings);
     if let Some(trace) = trace {
         let outcome = format!(
             "secure: chose {} {} with group {}{}{} (rustls takes the client's preferred suite and group among those we allow)",
@@ -148,6 +168,7 @@ fn socket_info(
             .negotiated_key_exchange_group()
             .map(|g| group_name(g.name())),
         server_name: tls.server_name().map(str::to_string),
+        server_name_ip: None,
         alpn_protocol: tls
             .alpn_protocol()
             .map(|p| String::from_utf8_lossy(p).into_owned()),
@@ -161,12 +182,12 @@ fn socket_info(
 
 /// Node's `authorized` / `authorizationError` and the peer certificate, from what the
 /// client presented in the handshake that just completed on this thread.
-fn authorize(info: &mut SocketInfo, tls: &ServerConnection, shared: &Shared) {
-    let trust = &shared.settings.trust;
+fn authorize(info: &mut SocketInfo, tls: &ServerConnection, settings: &diagnose::Settings) {
+    let trust = &settings.trust;
     if trust.mode == ClientAuth::Off {
         return;
     }
-    let provider = &shared.settings.provider;
+    let provider = &settings.provider;
     if info.resumed {
         // A resumed session carries the chain rustls verified in the full handshake
         // (Inspect mode turns resumption off, so this chain was accepted).

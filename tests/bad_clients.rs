@@ -380,9 +380,10 @@ fn alpn_mismatch() {
     assert_eq!(error.cause, Cause::AlpnMismatch, "{error}");
     assert!(error.message.contains("ALPN"), "{error}");
     // The ClientHello was unacceptable. (rustls settles ALPN while writing
-    // EncryptedExtensions, after the ServerHello, so the alert goes out encrypted and
-    // `alert_sent` is not known: it is not asserted.)
+    // EncryptedExtensions, after the ServerHello, so the alert goes out encrypted; rustls
+    // always sends no_application_protocol for it, and we say so.)
     assert_eq!(error.phase, Phase::ClientHello, "{error}");
+    assert_eq!(error.alert_sent.as_deref(), Some("NoApplicationProtocol"));
     assert_still_serving(&events, addr, error.id);
 }
 

@@ -137,3 +137,41 @@ fn client_auth_example_greets_authorized_clients_and_turns_others_away() {
     assert_eq!(got, reply);
     interrupt(&mut p);
 }
+
+#[test]
+fn https_example_answers_hello_and_facts_over_keep_alive() {
+    let (mut p, addr) = start("https", "HTTPS server listening on");
+    let mut client = connect(addr);
+    // Two requests in one write (pipelined), then one that asks to close.
+    client
+        .write_all(
+            b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n\
+              GET /facts HTTP/1.1\r\nHost: localhost\r\n\r\n\
+              GET /nope HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+    client.flush().unwrap();
+    let mut all = String::new();
+    client
+        .read_to_string(&mut all)
+        .expect("close_notify after Connection: close");
+    let statuses: Vec<&str> = all
+        .lines()
+        .filter_map(|l| l.strip_prefix("HTTP/1.1 "))
+        .collect();
+    assert_eq!(statuses, ["200 OK", "200 OK", "404 Not Found"], "{all}");
+    assert!(all.contains("hello world, over TLSv1.3 with TLS_"), "{all}");
+    assert!(
+        all.contains(
+            r#""request":{"method":"GET","path":"/facts","httpVersion":"1.1","number":2}"#
+        ),
+        "{all}"
+    );
+    p.stdout.wait_for("the request line", |l| {
+        l.contains("GET /facts (request 2 on this connection)")
+    });
+    p.stdout.wait_for("the summary line", |l| {
+        l.contains("done after 3 request(s): Close")
+    });
+    interrupt(&mut p);
+}

@@ -260,3 +260,84 @@ pub fn echo(events: &Events, client: &mut Client, id: u64, msg: &[u8]) {
     client.read_exact(&mut back).expect("echo");
     assert_eq!(back, msg);
 }
+
+/// Accepts any server certificate: for tests that look at *which* certificate the server
+/// sent rather than whether a client would trust it.
+#[derive(Debug)]
+pub struct AcceptAnyCertificate(pub Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AcceptAnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// Handshakes asking for `name` by SNI (`None`: no SNI at all) and returns the leaf
+/// certificate the server sent, or the client's error (e.g. the server's alert).
+pub fn served_leaf(addr: SocketAddr, name: Option<&str>) -> Result<Vec<u8>, std::io::Error> {
+    let mut config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .expect("versions ok")
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider())))
+        .with_no_client_auth();
+    config.enable_sni = name.is_some();
+    let server_name = ServerName::try_from(name.unwrap_or("localhost").to_string()).unwrap();
+    let tcp = TcpStream::connect(addr)?;
+    tcp.set_read_timeout(Some(WAIT))?;
+    let conn = rustls::ClientConnection::new(Arc::new(config), server_name).expect("client conn");
+    let mut client = rustls::StreamOwned::new(conn, tcp);
+    while client.conn.is_handshaking() {
+        client.conn.complete_io(&mut client.sock)?;
+    }
+    let leaf = client.conn.peer_certificates().expect("a certificate")[0].to_vec();
+    client.conn.send_close_notify();
+    let _ = client.flush();
+    Ok(leaf)
+}
+
+/// The DER of the first certificate in a PEM file under certs/.
+pub fn leaf_der(name: &str) -> Vec<u8> {
+    CertificateDer::from_pem_file(cert(name))
+        .expect("certificate readable")
+        .to_vec()
+}
