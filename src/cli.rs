@@ -110,6 +110,7 @@ fn parse_serve(parser: &mut lexopt::Parser) -> Result<Serve, Box<dyn std::error:
     let mut port: Option<u16> = None;
     let mut events_json = false;
     let mut https = false;
+    let mut alpn: Option<Vec<String>> = None;
     let mut log_level = LevelFilter::Info;
     let mut cert_path: Option<std::path::PathBuf> = None;
     let mut key_path: Option<std::path::PathBuf> = None;
@@ -148,7 +149,9 @@ fn parse_serve(parser: &mut lexopt::Parser) -> Result<Serve, Box<dyn std::error:
             }
             Long("alpn") => {
                 let list = parser.value()?.string()?;
-                options = options.alpn(&split(&list).collect::<Vec<_>>());
+                let protocols: Vec<String> = split(&list).map(str::to_string).collect();
+                options = options.alpn(&protocols);
+                alpn = Some(protocols);
             }
             Long("client-auth") => {
                 let mode = parser.value()?.string()?;
@@ -257,6 +260,25 @@ fn parse_serve(parser: &mut lexopt::Parser) -> Result<Serve, Box<dyn std::error:
     if let Some(path) = key_path {
         preflight = preflight.key_file(&path);
         options = options.key_file(path);
+    }
+    if https {
+        // The responder speaks HTTP/1.1 only: say so by ALPN, so that clients able to do
+        // HTTP/2 (curl, browsers) do not try it.
+        match &alpn {
+            None => options = options.alpn(&["http/1.1"]),
+            Some(list) if list.iter().all(|p| p == "http/1.1" || p == "http/1.0") => {}
+            Some(list) => {
+                return Err(format!(
+                    "--alpn {}: --mode https speaks HTTP/1.1 only, so a client that agreed on {} could not talk to it — use --alpn http/1.1 (the default in this mode)",
+                    list.join(","),
+                    list.iter()
+                        .find(|p| *p != "http/1.1" && *p != "http/1.0")
+                        .map(String::as_str)
+                        .unwrap_or("another protocol")
+                )
+                .into())
+            }
+        }
     }
     Ok(Serve {
         preflight: check_first.then_some(preflight),

@@ -533,6 +533,8 @@ fn cli_mode_https_answers_curl_and_prints_events() {
     let (protocol, cipher) = curl_negotiated(&err);
     assert_eq!(field(&out, "protocol"), protocol, "{out}");
     assert_eq!(field(&out, "cipher"), cipher, "{out}");
+    // The mode offers ALPN http/1.1 (it speaks nothing else), and curl agreed.
+    assert_eq!(field(&out, "alpn"), "http/1.1", "{out}");
     assert!(err.contains("Re-using existing connection"), "{err}");
     assert!(
         out.contains(r#"{"status":404,"error":"Not Found","method":"GET","path":"/missing"}"#),
@@ -567,4 +569,26 @@ fn cli_mode_https_answers_curl_and_prints_events() {
         server.stdout.seen.last().map(String::as_str),
         Some(r#"{"event":"closed"}"#)
     );
+}
+
+/// `--mode https` speaks HTTP/1.1 only: offering h2 by ALPN is refused at startup.
+#[test]
+fn cli_mode_https_refuses_alpn_it_cannot_speak() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tls-server"))
+        .args([
+            "serve",
+            "--mode",
+            "https",
+            "--port",
+            "0",
+            "--alpn",
+            "h2,http/1.1",
+        ])
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("HTTP/1.1 only") && err.contains("h2"), "{err}");
 }
