@@ -51,7 +51,15 @@ pub(crate) fn configure(
             .map(|p| String::from_utf8_lossy(p).into_owned())
             .collect(),
     };
-    let chosen = callback(&offer);
+    // A panicking callback costs only this handshake: it counts as a refusal.
+    let chosen = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| callback(&offer)))
+        .unwrap_or_else(|panic| {
+            log::error!(
+                "the ALPN callback panicked: {} — refusing the client",
+                crate::worker::panic_message(&panic)
+            );
+            None
+        });
     let mut config = ServerConfig::clone(base);
     config.alpn_protocols = vec![match &chosen {
         Some(p) => p.as_bytes().to_vec(),

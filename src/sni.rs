@@ -398,7 +398,18 @@ impl Resolver {
                 return (Chosen::Entry(pattern), Some(ctx.clone()));
             }
             if let Some(callback) = &self.callback {
-                if let Some(ctx) = callback(&name) {
+                // A panicking callback costs only this handshake (it gets the fallback).
+                let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    callback(&name)
+                }))
+                .unwrap_or_else(|panic| {
+                    log::error!(
+                        "the SNI callback panicked for {name:?}: {} — treating it as no certificate",
+                        crate::worker::panic_message(&panic)
+                    );
+                    None
+                });
+                if let Some(ctx) = answer {
                     return (Chosen::Callback, Some(ctx));
                 }
             }

@@ -155,3 +155,19 @@ fn a_list_mismatch_names_both_lists() {
         error.message
     );
 }
+
+#[test]
+fn a_panicking_callback_refuses_that_client_only() {
+    let (_server, events, addr) = serve(options().alpn_callback(|offer| {
+        if offer.protocols.iter().any(|p| p == "boom") {
+            panic!("callback bug");
+        }
+        offer.protocols.first().cloned()
+    }));
+    assert!(offer(addr, "localhost", &["boom"]).is_err());
+    assert_eq!(next(&events).unwrap_err().cause, Cause::AlpnMismatch);
+    assert_eq!(
+        offer(addr, "localhost", &["h2"]).unwrap().as_deref(),
+        Some("h2")
+    );
+}

@@ -323,3 +323,23 @@ fn openssl_sees_one_certificate_per_name_and_an_ip_name_is_reported() {
         out.stderr.text()
     );
 }
+
+#[test]
+fn a_panicking_callback_costs_only_that_handshake() {
+    let (_server, events, addr) = serve(options().sni_callback(|name| {
+        if name == "boom.example.test" {
+            panic!("callback bug");
+        }
+        None
+    }));
+    // The fallback (the default certificate) answers, and the server keeps serving.
+    assert_eq!(
+        served_leaf(addr, Some("boom.example.test")).unwrap(),
+        leaf_der("server.crt")
+    );
+    assert_eq!(
+        next_outcome(&events).unwrap().as_deref(),
+        Some("boom.example.test")
+    );
+    assert_eq!(served_leaf(addr, None).unwrap(), leaf_der("server.crt"));
+}
