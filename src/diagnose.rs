@@ -233,6 +233,7 @@ pub(crate) fn explain(
         presented,
         sni,
         alpn,
+        answered_http,
         ..
     } = failed;
     // With several certificates, explain with the one this client was served.
@@ -264,8 +265,13 @@ pub(crate) fn explain(
             (
                 Cause::NotTls,
                 format!(
-                    "the client is not speaking TLS: it sent {what}, starting {}",
-                    printable(&first_bytes, 48)
+                    "the client is not speaking TLS: it sent {what}, starting {}{}",
+                    printable(&first_bytes, 48),
+                    if answered_http {
+                        " (we answered with an HTTP 400 saying to use https://)"
+                    } else {
+                        ""
+                    }
                 ),
                 fix,
             )
@@ -750,12 +756,25 @@ pub(crate) fn looks_like_tls(b: &[u8]) -> bool {
     }
 }
 
-fn identify_protocol(b: &[u8]) -> (String, String) {
-    const HTTP: [&str; 9] = [
-        "GET ", "POST ", "HEAD ", "PUT ", "DELETE ", "OPTIONS ", "PATCH ", "CONNECT ", "PRI * ",
+/// Whether the client's first bytes are a plain-HTTP request line.
+pub(crate) fn is_plain_http(b: &[u8]) -> bool {
+    const HTTP: [&[u8]; 9] = [
+        b"GET ",
+        b"POST ",
+        b"HEAD ",
+        b"PUT ",
+        b"DELETE ",
+        b"OPTIONS ",
+        b"PATCH ",
+        b"CONNECT ",
+        b"PRI * ",
     ];
+    HTTP.iter().any(|m| b.starts_with(m))
+}
+
+fn identify_protocol(b: &[u8]) -> (String, String) {
     let text = String::from_utf8_lossy(&b[..b.len().min(16)]);
-    if HTTP.iter().any(|m| text.starts_with(m)) {
+    if is_plain_http(b) {
         (
             "plain HTTP".into(),
             "use https:// (not http://) for this port, or send plain HTTP to the plain-HTTP port"

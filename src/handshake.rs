@@ -71,6 +71,8 @@ pub(crate) struct Failed {
     pub sni: Option<crate::sni::Choice>,
     /// What the ALPN callback was offered and answered, if it ran.
     pub alpn: Option<alpn::Answer>,
+    /// The client spoke plain HTTP and got an HTTP 400 instead of a TLS alert.
+    pub answered_http: bool,
 }
 
 /// A finished handshake: the connection, its trace, what the ALPN callback did, and the
@@ -104,6 +106,7 @@ pub(crate) fn run(
         alert_sent: None,
         trace: trace.then(|| Recorder::new(started)),
         alpn: None,
+        answered_http: false,
     };
     let mut buf = vec![0u8; READ_BUF];
     let conn = match &tls.alpn_callback {
@@ -145,8 +148,10 @@ pub(crate) fn run(
                 // below is not an answer to the ClientHello.
                 let phase = hs.phase();
                 // Last gasp: the alert rustls queued goes out before we close, so the
-                // client sees why instead of a reset.
-                let _ = hs.flush(&mut conn, deadline);
+                // client sees why instead of a reset (an HTTP client gets HTTP instead).
+                if !hs.answer_plain_http(deadline) {
+                    let _ = hs.flush(&mut conn, deadline);
+                }
                 hs.close_gently(deadline);
                 let mut failed = hs.failed(Failure::Tls(e), started);
                 failed.phase = phase;
@@ -169,6 +174,7 @@ struct Handshake<'a> {
     alert_sent: Option<rustls::AlertDescription>,
     trace: Option<Recorder>,
     alpn: Option<alpn::Answer>,
+    answered_http: bool,
 }
 
 impl Handshake<'_> {
@@ -215,10 +221,14 @@ impl Handshake<'_> {
                 }
                 Err(refused) => refused,
             };
-            // Last gasp, as in `run`: the alert goes out before we close.
-            let mut out = Vec::new();
-            let _ = alert.write_all(&mut out);
-            self.send(&mut out, deadline)?;
+            // Last gasp, as in `run`: the alert goes out before we close. It answers the
+            // ClientHello: no ServerHello was sent.
+            if !self.answer_plain_http(deadline) {
+                let mut out = Vec::new();
+                let _ = alert.write_all(&mut out);
+                self.send(&mut out, deadline)?;
+                self.sent_any = false;
+            }
             self.close_gently(deadline);
             return Err(Failure::Tls(e));
         }
@@ -246,6 +256,7 @@ impl Handshake<'_> {
             trace: self.trace.take(),
             sni: None,
             alpn: self.alpn.take(),
+            answered_http: self.answered_http,
         })
     }
 
@@ -292,6 +303,27 @@ impl Handshake<'_> {
             self.send(&mut out, deadline)?;
         }
         Ok(())
+    }
+
+    /// Plain HTTP on the TLS port: answers with an HTTP 400 that says to use https://, which
+    /// the HTTP client shows, instead of a TLS alert it would show as garbage (curl:
+    /// "Received HTTP/0.9 when not allowed"). Returns whether it answered.
+    fn answer_plain_http(&mut self, deadline: Instant) -> bool {
+        if self.sent_any || !crate::diagnose::is_plain_http(&self.first_bytes) {
+            return false;
+        }
+        const BODY: &str =
+            "This port speaks TLS (HTTPS): use https:// instead of http:// for this address.\n";
+        let reply = format!(
+            "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{BODY}",
+            BODY.len()
+        );
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || self.sock.set_write_timeout(Some(left)).is_err() {
+            return false;
+        }
+        self.answered_http = (&*self.sock).write_all(reply.as_bytes()).is_ok();
+        self.answered_http
     }
 
     /// Sends one flight, noting a plaintext alert in it.

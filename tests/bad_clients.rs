@@ -145,9 +145,21 @@ fn send_raw(bytes: &[u8], events: &Events, addr: SocketAddr) -> (Box<TlsClientEr
 fn plain_http_is_not_tls() {
     let (_server, events, addr) = start(options());
     let request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-    let (error, _reply) = send_raw(request, &events, addr);
+    let (error, reply) = send_raw(request, &events, addr);
+    // The HTTP client gets HTTP back, not a TLS alert it would show as garbage.
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(
+        reply.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+        "{reply:?}"
+    );
+    assert!(
+        reply.contains("Connection: close")
+            && reply.ends_with("use https:// instead of http:// for this address.\n"),
+        "{reply:?}"
+    );
     assert_eq!(error.cause, Cause::NotTls, "{error}");
     assert!(error.message.contains("plain HTTP"), "{error}");
+    assert!(error.message.contains("HTTP 400"), "{error}");
     assert!(error.message.contains("GET /"), "{error}");
     assert!(error.fix.contains("https://"), "{error}");
     // Unacceptable bytes from the client, and no ServerHello from us.

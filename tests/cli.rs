@@ -1152,3 +1152,23 @@ fn openssl_clients_see_the_alert_for_each_refused_client_certificate() {
         );
     }
 }
+
+/// `curl http://` against the TLS port shows a sentence saying to use https://.
+#[test]
+fn curl_over_plain_http_is_told_to_use_https() {
+    if !support::process::installed("curl") {
+        eprintln!("skipped: curl is not installed");
+        return;
+    }
+    let (_server, addr) = start_server(&[]);
+    let (status, out, _) = support::process::run(
+        "curl http://",
+        std::process::Command::new("curl")
+            .args(["-sS", "--max-time", "20", "-w", "\n%{http_code}"])
+            .arg(format!("http://{addr}/")),
+    );
+    let text = out.stdout.text();
+    assert!(status.success(), "{text} {}", out.stderr.text());
+    assert!(text.contains("use https:// instead of http://"), "{text}");
+    assert!(text.trim_end().ends_with("400"), "{text}");
+}
