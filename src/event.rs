@@ -13,7 +13,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::ops::Deref;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -238,29 +238,40 @@ impl fmt::Debug for EndAck {
 pub(crate) struct EventSender {
     tx: Sender<Event>,
     wanted: Arc<AtomicBool>,
+    /// How many `Events` receivers exist: each gets its own `Closed`.
+    receivers: Arc<AtomicUsize>,
 }
 
 impl EventSender {
     pub(crate) fn new(wanted: bool) -> (EventSender, Events) {
         let (tx, rx) = crossbeam_channel::unbounded();
         let wanted = Arc::new(AtomicBool::new(wanted));
+        let receivers = Arc::new(AtomicUsize::new(1));
         (
             EventSender {
                 tx,
                 wanted: wanted.clone(),
+                receivers: receivers.clone(),
             },
             Events {
                 rx,
                 wanted,
                 done: Arc::new(AtomicBool::new(false)),
+                receivers,
             },
         )
     }
 
-    /// Sends, unless nobody listens; never blocks.
+    /// Sends, unless nobody listens; never blocks. `Closed` goes to every receiver, so
+    /// that each clone blocked in `recv` wakes up.
     pub(crate) fn send(&self, event: Event) {
         log_event(&event);
         if self.wanted.load(Ordering::Relaxed) {
+            if let Event::Closed = event {
+                for _ in 1..self.receivers.load(Ordering::SeqCst) {
+                    let _ = self.tx.send(Event::Closed);
+                }
+            }
             let _ = self.tx.send(event);
         }
     }
@@ -284,14 +295,34 @@ fn log_event(event: &Event) {
 }
 
 /// The stream of [`Event`]s: `recv`, `try_recv`, `recv_timeout`, or iterate. Ends after
-/// [`Event::Closed`]. Cloning gives another receiver of the same stream (each event goes to
-/// one of them).
-#[derive(Clone)]
+/// [`Event::Closed`]. Cloning gives another receiver of the same stream: each event goes to
+/// one of them, except `Closed`, which wakes a receiver blocked in `recv` even when another
+/// one got it first.
 pub struct Events {
     rx: Receiver<Event>,
     wanted: Arc<AtomicBool>,
     /// `Closed` has been received: every later call returns `Err(Closed)` at once.
     done: Arc<AtomicBool>,
+    /// Shared with the sender: how many receivers exist.
+    receivers: Arc<AtomicUsize>,
+}
+
+impl Clone for Events {
+    fn clone(&self) -> Self {
+        self.receivers.fetch_add(1, Ordering::SeqCst);
+        Events {
+            rx: self.rx.clone(),
+            wanted: self.wanted.clone(),
+            done: self.done.clone(),
+            receivers: self.receivers.clone(),
+        }
+    }
+}
+
+impl Drop for Events {
+    fn drop(&mut self) {
+        self.receivers.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Why no event was returned.

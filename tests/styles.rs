@@ -403,3 +403,39 @@ fn ipv6_loopback_echo() {
         matches!(e, Event::Closed).then_some(())
     });
 }
+
+/// Two receivers of one event stream, each blocked in `recv` on its own thread: shutdown
+/// wakes both (each gets `Closed`), and later calls say `Closed` at once.
+#[test]
+fn every_receiver_blocked_in_recv_wakes_up_on_shutdown() {
+    let server = tls_server::Server::bind(options()).expect("server starts");
+    let events = server.events();
+    match events.recv_timeout(WAIT) {
+        Ok(tls_server::Event::Listening { .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    for _ in 0..2 {
+        let mine = events.clone();
+        let done = done_tx.clone();
+        std::thread::spawn(move || {
+            let mut last = None;
+            while let Ok(e) = mine.recv() {
+                last = Some(e.name());
+            }
+            let _ = done.send(last);
+        });
+    }
+    server.shutdown();
+    for _ in 0..2 {
+        let last = done_rx
+            .recv_timeout(WAIT)
+            .expect("a receiver stayed blocked");
+        assert_eq!(last, Some("closed"));
+    }
+    assert_eq!(
+        events.try_recv().unwrap_err(),
+        tls_server::RecvError::Closed
+    );
+    server.wait();
+}
