@@ -9,14 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use support::*;
 use tls_server::rustls;
-use tls_server::{AlpnOffer, Cause, Event, Events, Server, ServerOptions};
-
-fn serve(options: ServerOptions) -> (Server, Events, SocketAddr) {
-    let server = Server::bind_streams(options, |_stream| {}).expect("server starts");
-    let events = server.events();
-    let addr = server.local_addr();
-    (server, events, addr)
-}
+use tls_server::{AlpnOffer, Cause, Event, Events};
 
 /// Handshakes offering `protocols` (and asking for `name`); returns what the client
 /// agreed to, or its error.
@@ -50,7 +43,7 @@ fn next(events: &Events) -> Result<Option<String>, Box<tls_server::TlsClientErro
 
 #[test]
 fn the_list_chooses_and_the_socket_reports_it() {
-    let (_server, events, addr) = serve(options().alpn(&["h2", "http/1.1"]));
+    let (_server, events, addr) = serve_echo_streams(options().alpn(&["h2", "http/1.1"]));
     assert_eq!(
         offer(addr, "localhost", &["http/1.1", "h2"])
             .unwrap()
@@ -73,7 +66,7 @@ fn the_list_chooses_and_the_socket_reports_it() {
 fn the_callback_chooses_per_client_and_sees_the_server_name() {
     let seen: Arc<Mutex<Vec<AlpnOffer>>> = Arc::default();
     let log = seen.clone();
-    let (_server, events, addr) = serve(options().alpn_callback(move |offer| {
+    let (_server, events, addr) = serve_echo_streams(options().alpn_callback(move |offer| {
         log.lock().unwrap().push(offer.clone());
         // h2 only for clients connecting by IP, http/1.1 for the rest.
         let want = if offer.server_name.is_none() {
@@ -110,7 +103,7 @@ fn the_callback_chooses_per_client_and_sees_the_server_name() {
 
 #[test]
 fn a_callback_refusal_is_an_alert_and_an_explained_error() {
-    let (_server, events, addr) = serve(
+    let (_server, events, addr) = serve_echo_streams(
         options().alpn_callback(|offer| offer.protocols.iter().find(|p| *p == "h2").cloned()),
     );
     let e = offer(addr, "localhost", &["http/1.1", "spdy/3"]).unwrap_err();
@@ -132,7 +125,8 @@ fn a_callback_refusal_is_an_alert_and_an_explained_error() {
 
 #[test]
 fn a_callback_choosing_what_was_not_offered_is_explained() {
-    let (_server, events, addr) = serve(options().alpn_callback(|_| Some("h3".into())));
+    let (_server, events, addr) =
+        serve_echo_streams(options().alpn_callback(|_| Some("h3".into())));
     assert!(offer(addr, "localhost", &["h2"]).is_err());
     let error = next(&events).unwrap_err();
     assert_eq!(error.cause, Cause::AlpnMismatch);
@@ -145,7 +139,7 @@ fn a_callback_choosing_what_was_not_offered_is_explained() {
 
 #[test]
 fn a_list_mismatch_names_both_lists() {
-    let (_server, events, addr) = serve(options().alpn(&["h2"]));
+    let (_server, events, addr) = serve_echo_streams(options().alpn(&["h2"]));
     assert!(offer(addr, "localhost", &["http/1.1"]).is_err());
     let error = next(&events).unwrap_err();
     assert_eq!(error.cause, Cause::AlpnMismatch);
@@ -158,7 +152,7 @@ fn a_list_mismatch_names_both_lists() {
 
 #[test]
 fn a_panicking_callback_refuses_that_client_only() {
-    let (_server, events, addr) = serve(options().alpn_callback(|offer| {
+    let (_server, events, addr) = serve_echo_streams(options().alpn_callback(|offer| {
         if offer.protocols.iter().any(|p| p == "boom") {
             panic!("callback bug");
         }

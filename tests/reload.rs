@@ -4,28 +4,12 @@
 
 mod support;
 
-use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use support::process::{installed, Proc};
 use support::*;
-use tls_server::{Event, Events, SecureContext, Server, ServerOptions};
-
-fn serve(options: ServerOptions) -> (Server, Events, SocketAddr) {
-    let server = Server::bind_streams(options, |mut s| {
-        let mut buf = [0u8; 1024];
-        while let Ok(n) = s.read(&mut buf) {
-            if n == 0 || s.write_all(&buf[..n]).is_err() {
-                break;
-            }
-        }
-    })
-    .expect("server starts");
-    let events = server.events();
-    let addr = server.local_addr();
-    (server, events, addr)
-}
+use tls_server::{Event, SecureContext, ServerOptions};
 
 fn with_pair(cert: &str, key: &str) -> ServerOptions {
     ServerOptions::new()
@@ -41,7 +25,7 @@ fn leaf_seen(client: &Client) -> Vec<u8> {
 
 #[test]
 fn a_reload_swaps_the_certificate_for_new_connections_only() {
-    let (server, events, addr) = serve(with_pair("server.crt", "server.key"));
+    let (server, events, addr) = serve_echo_streams(with_pair("server.crt", "server.key"));
     let mut before = connect(addr);
     assert_eq!(leaf_seen(&before), leaf_der("server.crt"));
     assert_eq!(echo_roundtrip(&mut before, b"one"), b"one");
@@ -79,7 +63,7 @@ fn a_reload_swaps_the_certificate_for_new_connections_only() {
 
 #[test]
 fn a_bad_reload_keeps_the_old_certificate_and_says_why() {
-    let (server, events, addr) = serve(with_pair("server.crt", "server.key"));
+    let (server, events, addr) = serve_echo_streams(with_pair("server.crt", "server.key"));
     let handle = server.handle();
     // A key that is not the certificate's.
     let e = handle
@@ -111,7 +95,7 @@ fn a_bad_reload_keeps_the_old_certificate_and_says_why() {
 
 #[test]
 fn names_added_at_run_time_survive_a_reload_and_sessions_still_resume() {
-    let (server, _events, addr) = serve(with_pair("server.crt", "server.key"));
+    let (server, _events, addr) = serve_echo_streams(with_pair("server.crt", "server.key"));
     let handle = server.handle();
     let b = SecureContext::from_files(cert("sni/b.crt"), cert("sni/b.key")).unwrap();
     handle.add_context("b.example.test", b).unwrap();

@@ -3,29 +3,12 @@
 
 mod support;
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use support::process::{installed, run};
 use support::*;
 use tls_server::{Cause, Event, Events, SecureContext, Server, ServerOptions, SniFallback};
-
-/// A stream-style echo server (no events to acknowledge), with its event stream.
-fn serve(options: ServerOptions) -> (Server, Events, SocketAddr) {
-    let server = Server::bind_streams(options, |mut s| {
-        let mut buf = [0u8; 1024];
-        while let Ok(n) = std::io::Read::read(&mut s, &mut buf) {
-            if n == 0 || std::io::Write::write_all(&mut s, &buf[..n]).is_err() {
-                break;
-            }
-        }
-    })
-    .expect("server starts");
-    let events = server.events();
-    let addr = server.local_addr();
-    (server, events, addr)
-}
 
 fn sni(file: &str) -> std::path::PathBuf {
     cert(&format!("sni/{file}"))
@@ -48,7 +31,7 @@ fn next_outcome(events: &Events) -> Result<Option<String>, Box<tls_server::TlsCl
 
 #[test]
 fn each_name_gets_its_certificate_and_the_socket_reports_the_name() {
-    let (_server, events, addr) = serve(two_names());
+    let (_server, events, addr) = serve_echo_streams(two_names());
     for (name, file) in [
         ("a.example.test", "sni/a.crt"),
         ("b.example.test", "sni/b.crt"),
@@ -75,7 +58,7 @@ fn each_name_gets_its_certificate_and_the_socket_reports_the_name() {
 
 #[test]
 fn a_wildcard_covers_one_label_and_exact_names_win() {
-    let (_server, _events, addr) = serve(
+    let (_server, _events, addr) = serve_echo_streams(
         options()
             .sni("*.example.test", sni("wildcard.crt"), sni("wildcard.key"))
             .sni("a.example.test", sni("a.crt"), sni("a.key"))
@@ -100,7 +83,7 @@ fn a_wildcard_covers_one_label_and_exact_names_win() {
 
 #[test]
 fn default_policy_serves_the_default_certificate_to_no_name_and_unknown_names() {
-    let (_server, events, addr) = serve(two_names());
+    let (_server, events, addr) = serve_echo_streams(two_names());
     let default = leaf_der("server.crt");
     assert_eq!(served_leaf(addr, None).unwrap(), default);
     assert_eq!(next_outcome(&events).unwrap(), None);
@@ -113,7 +96,7 @@ fn default_policy_serves_the_default_certificate_to_no_name_and_unknown_names() 
 
 #[test]
 fn refuse_policy_sends_unrecognized_name_and_explains_with_our_names() {
-    let (_server, events, addr) = serve(two_names().sni_fallback(SniFallback::Refuse));
+    let (_server, events, addr) = serve_echo_streams(two_names().sni_fallback(SniFallback::Refuse));
     let e = served_leaf(addr, Some("unknown.test"))
         .unwrap_err()
         .to_string();
@@ -151,7 +134,8 @@ fn refuse_policy_sends_unrecognized_name_and_explains_with_our_names() {
 
 #[test]
 fn refuse_unknown_policy_serves_no_name_but_refuses_unknown_names() {
-    let (_server, events, addr) = serve(two_names().sni_fallback(SniFallback::RefuseUnknown));
+    let (_server, events, addr) =
+        serve_echo_streams(two_names().sni_fallback(SniFallback::RefuseUnknown));
     assert_eq!(served_leaf(addr, None).unwrap(), leaf_der("server.crt"));
     assert_eq!(next_outcome(&events).unwrap(), None);
     assert!(served_leaf(addr, Some("unknown.test")).is_err());
@@ -172,7 +156,7 @@ fn refusing_everyone_needs_no_default_certificate() {
         .expect("no default")
         .to_string();
     assert!(e.contains("--sni-fallback refuse"), "{e}");
-    let (_server, _events, addr) = serve(options.sni_fallback(SniFallback::Refuse));
+    let (_server, _events, addr) = serve_echo_streams(options.sni_fallback(SniFallback::Refuse));
     assert!(served_leaf(addr, Some("a.example.test")).is_ok());
     assert!(served_leaf(addr, None).is_err());
 }
@@ -205,7 +189,7 @@ fn entries_are_checked_when_added_not_when_a_client_arrives() {
         .to_string();
     assert!(e.contains("--sni"), "{e}");
     // At run time too.
-    let (server, _events, _addr) = serve(options());
+    let (server, _events, _addr) = serve_echo_streams(options());
     let ctx = SecureContext::from_files(sni("b.crt"), sni("b.key")).unwrap();
     let e = server
         .handle()
@@ -217,7 +201,7 @@ fn entries_are_checked_when_added_not_when_a_client_arrives() {
 
 #[test]
 fn add_context_serves_a_new_name_from_the_next_handshake() {
-    let (server, _events, addr) = serve(options());
+    let (server, _events, addr) = serve_echo_streams(options());
     assert_eq!(
         served_leaf(addr, Some("b.example.test")).unwrap(),
         leaf_der("server.crt")
@@ -237,7 +221,7 @@ fn the_callback_is_asked_for_names_no_entry_matches() {
     let calls = Arc::new(AtomicUsize::new(0));
     let b = SecureContext::from_files(sni("b.crt"), sni("b.key")).unwrap();
     let counted = calls.clone();
-    let (_server, events, addr) = serve(
+    let (_server, events, addr) = serve_echo_streams(
         options()
             .sni("a.example.test", sni("a.crt"), sni("a.key"))
             .sni_callback(move |name| {
@@ -274,59 +258,50 @@ fn openssl_sees_one_certificate_per_name_and_an_ip_name_is_reported() {
         eprintln!("skipped: openssl is not installed");
         return;
     }
-    let (_server, events, addr) = serve(two_names());
-    for name in ["a.example.test", "b.example.test"] {
-        let (status, out, _) = run(
-            "openssl s_client",
-            std::process::Command::new("openssl")
-                .args([
-                    "s_client",
-                    "-connect",
-                    &addr.to_string(),
-                    "-servername",
-                    name,
-                ])
-                .arg("-CAfile")
+    let (_server, events, addr) = serve_echo_streams(two_names());
+    // `openssl s_client -brief` asking for `name`; its output (stdout and stderr).
+    let s_client = |name: &str, verify: bool| {
+        let mut cmd = std::process::Command::new("openssl");
+        cmd.args([
+            "s_client",
+            "-connect",
+            &addr.to_string(),
+            "-servername",
+            name,
+        ])
+        .arg("-brief")
+        .stdin(std::process::Stdio::null());
+        if verify {
+            cmd.arg("-CAfile")
                 .arg(cert("ca.crt"))
-                .args(["-verify_return_error", "-brief"])
-                .stdin(std::process::Stdio::null()),
-        );
-        let text = format!("{}{}", out.stdout.text(), out.stderr.text());
-        assert!(status.success(), "{name}: {text}");
+                .arg("-verify_return_error");
+        }
+        let (status, out, _) = run("openssl s_client", &mut cmd);
+        (
+            status.success(),
+            format!("{}{}", out.stdout.text(), out.stderr.text()),
+        )
+    };
+    for name in ["a.example.test", "b.example.test"] {
+        let (ok, text) = s_client(name, true);
+        assert!(ok, "{name}: {text}");
         assert!(
             text.contains(&format!("CN = {name}")) || text.contains(&format!("CN={name}")),
             "{name}: {text}"
         );
         assert_eq!(next_outcome(&events).unwrap().as_deref(), Some(name));
     }
-    let (_, out, _) = run(
-        "openssl s_client",
-        std::process::Command::new("openssl")
-            .args([
-                "s_client",
-                "-connect",
-                &addr.to_string(),
-                "-servername",
-                "127.0.0.1",
-            ])
-            .arg("-brief")
-            .stdin(std::process::Stdio::null()),
-    );
+    let (_, text) = s_client("127.0.0.1", false);
     let ip = wait_for(&events, "secureConnection", |e| match e {
         Event::SecureConnection(s) => Some(s.info().server_name_ip),
         _ => None,
     });
-    assert_eq!(
-        ip,
-        Some("127.0.0.1".parse().unwrap()),
-        "{}",
-        out.stderr.text()
-    );
+    assert_eq!(ip, Some("127.0.0.1".parse().unwrap()), "{text}");
 }
 
 #[test]
 fn a_panicking_callback_costs_only_that_handshake() {
-    let (_server, events, addr) = serve(options().sni_callback(|name| {
+    let (_server, events, addr) = serve_echo_streams(options().sni_callback(|name| {
         if name == "boom.example.test" {
             panic!("callback bug");
         }

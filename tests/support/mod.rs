@@ -341,3 +341,20 @@ pub fn leaf_der(name: &str) -> Vec<u8> {
         .expect("certificate readable")
         .to_vec()
 }
+
+/// A stream-style echo server (no `Data`/`End` events to acknowledge) and its event stream,
+/// for tests that look at handshakes.
+pub fn serve_echo_streams(options: ServerOptions) -> (Server, Events, SocketAddr) {
+    let server = Server::bind_streams(options, |mut s| {
+        let mut buf = [0u8; 1024];
+        while let Ok(n) = s.read(&mut buf) {
+            if n == 0 || s.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+    })
+    .expect("server starts");
+    let events = server.events();
+    let addr = server.local_addr();
+    (server, events, addr)
+}
