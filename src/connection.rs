@@ -23,9 +23,9 @@ use crate::timer::Timers;
 /// Room for one full TLS record (16 KiB plaintext + header and AEAD overhead).
 pub(crate) const READ_BUF: usize = 16 * 1024 + 512;
 
-/// What an open connection reads at once: several records when the peer sends in bulk, so
-/// one `Data` event (one hop to the event loop) carries up to 64 KiB. Only the pages a read
-/// fills become resident, so an idle connection costs little of it.
+/// The most an open connection reads at once: several records when the peer sends in
+/// bulk, so one `Data` event (one hop to the event loop) carries up to 64 KiB (half the
+/// read limit: see `serve_events`).
 const DATA_BUF: usize = 64 * 1024;
 
 /// Limits that apply to every connection of a server.
@@ -38,7 +38,7 @@ pub(crate) struct Limits {
 
 pub(crate) struct Conn {
     pub(crate) info: Arc<SocketInfo>,
-    sock: TcpStream,
+    sock: Arc<TcpStream>,
     state: Mutex<State>,
     /// Wakes the writer thread, and stream writers waiting for room.
     state_cv: Condvar,
@@ -100,7 +100,7 @@ pub(crate) enum ReadOutcome {
 impl Conn {
     pub(crate) fn new(
         info: Arc<SocketInfo>,
-        sock: TcpStream,
+        sock: Arc<TcpStream>,
         tls: ServerConnection,
         events: EventSender,
         limits: Limits,
@@ -169,8 +169,7 @@ impl Conn {
         }
         // The rustls buffer limit is off, so this takes everything.
         let _ = st.tls.writer().write_all(data);
-        self.encode(&mut st);
-        self.send_some(&mut st);
+        self.push(&mut st);
         let below = Self::pending(&st) < self.limits.high_water_mark;
         if !below {
             st.need_drain = true;
@@ -195,8 +194,7 @@ impl Conn {
             st = self.wait_state(st);
         }
         let _ = st.tls.writer().write_all(data);
-        self.encode(&mut st);
-        self.send_some(&mut st);
+        self.push(&mut st);
         Ok(())
     }
 
@@ -236,6 +234,32 @@ impl Conn {
 
     pub(crate) fn buffered(&self) -> usize {
         Self::pending(&self.lock())
+    }
+
+    /// Sends the records rustls has ready. When nothing of ours waits to be sent (`out`
+    /// empty, no writer flushing), rustls writes them straight to the socket (one
+    /// non-blocking `sendmsg` of its buffers, no copy into `out`); whatever the kernel does
+    /// not take then goes to `out` and the writer thread, as before.
+    fn push(&self, st: &mut State) {
+        if !st.closed && !st.flushing && st.out.is_empty() {
+            while st.tls.wants_write() {
+                match st.tls.write_tls(&mut NonBlocking(&self.sock)) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => {
+                        self.fail(st, &format!("send failed: {e}"));
+                        return;
+                    }
+                }
+            }
+            if !st.tls.wants_write() {
+                self.flushed(st);
+                return;
+            }
+        }
+        self.encode(st);
+        self.send_some(st);
     }
 
     /// Moves every TLS record rustls has ready into `out`.
@@ -329,7 +353,7 @@ impl Conn {
             let mut chunk = std::mem::take(&mut st.out);
             st.in_flight = chunk.len();
             drop(st);
-            let sent = (&self.sock).write_all(&chunk);
+            let sent = (&*self.sock).write_all(&chunk);
             st = self.lock();
             st.in_flight = 0;
             if let Err(e) = sent {
@@ -367,8 +391,7 @@ impl Conn {
         }
         st.ending = true;
         st.tls.send_close_notify();
-        self.encode(&mut st);
-        self.send_some(&mut st);
+        self.push(&mut st);
     }
 
     pub(crate) fn destroy(&self) {
@@ -469,9 +492,17 @@ impl Conn {
 
     /// Reads once from the socket (blocking, no lock held) and decrypts what arrived.
     pub(crate) fn read_some(&self, buf: &mut [u8]) -> ReadOutcome {
-        let n = loop {
-            match (&self.sock).read(buf) {
-                Ok(n) => break n,
+        match self.read_socket(buf) {
+            Ok(n) => self.decrypt(&buf[..n]),
+            Err(outcome) => outcome,
+        }
+    }
+
+    /// One blocking read from the socket, no lock held.
+    fn read_socket(&self, buf: &mut [u8]) -> Result<usize, ReadOutcome> {
+        loop {
+            match (&*self.sock).read(buf) {
+                Ok(n) => return Ok(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 // SO_RCVTIMEO expired (EAGAIN): no byte was read.
                 Err(e)
@@ -480,27 +511,32 @@ impl Conn {
                         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                     ) && !self.is_closed() =>
                 {
-                    return ReadOutcome::TimedOut;
+                    return Err(ReadOutcome::TimedOut);
                 }
                 Err(e) => {
-                    return if self.is_closed() {
+                    return Err(if self.is_closed() {
                         ReadOutcome::Destroyed
                     } else {
                         ReadOutcome::Failed(format!("receive failed: {e}"))
-                    };
+                    });
                 }
             }
-        };
+        }
+    }
+
+    /// Decrypts what one read brought (`input` empty: the peer closed TCP).
+    fn decrypt(&self, mut input: &[u8]) -> ReadOutcome {
         let mut st = self.lock();
         if st.closed {
             return ReadOutcome::Destroyed;
         }
-        let mut data = Vec::new();
+        // The plaintext is at most the ciphertext, plus the rest of a record begun in an
+        // earlier read: reserving that up front spares most reallocations (and copies).
+        let mut data = Vec::with_capacity(input.len());
         let mut end = None;
-        if n == 0 {
+        if input.is_empty() {
             end = Some(false);
         }
-        let mut input = &buf[..n];
         while !input.is_empty() {
             if let Err(e) = st.tls.read_tls(&mut input) {
                 return ReadOutcome::Failed(format!("TLS input rejected: {e}"));
@@ -521,15 +557,15 @@ impl Conn {
                 Err(e) => {
                     // rustls queued a fatal alert: send it before anything closes.
                     st.ending = true;
-                    self.encode(&mut st);
-                    self.send_some(&mut st);
+                    self.push(&mut st);
                     return ReadOutcome::Failed(format!("TLS error: {e}"));
                 }
             }
         }
         // Session tickets, key-update replies.
-        self.encode(&mut st);
-        self.send_some(&mut st);
+        if st.tls.wants_write() {
+            self.push(&mut st);
+        }
         if end.is_some() {
             st.peer_ended = true;
         }
@@ -559,8 +595,7 @@ impl Conn {
         let mut st = self.lock();
         if after_error && !st.ending && !st.closed {
             st.ending = true;
-            self.encode(&mut st);
-            self.send_some(&mut st);
+            self.push(&mut st);
         }
         while !st.closed && !st.write_shut {
             st = self.wait_state(st);
@@ -583,6 +618,28 @@ fn send_nonblocking(sock: &TcpStream, buf: &[u8]) -> io::Result<usize> {
     socket2::SockRef::from(sock).send_with_flags(buf, libc::MSG_DONTWAIT)
 }
 
+/// The socket as a writer whose every call is one non-blocking `send`/`sendmsg`, for
+/// rustls's `write_tls` (which hands it all its queued records as one vectored write).
+struct NonBlocking<'a>(&'a TcpStream);
+
+impl Write for NonBlocking<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        send_nonblocking(self.0, buf)
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match bufs {
+            // One record (the usual small write): plain `send` is the cheaper call.
+            [one] => send_nonblocking(self.0, one),
+            _ => socket2::SockRef::from(self.0).send_vectored_with_flags(bufs, libc::MSG_DONTWAIT),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// The worker thread's life after a successful handshake, in the event style: read,
 /// decrypt, emit `Data`; on the peer's end emit `End` and wait for our side to finish.
 /// Returns whether the connection had an error; the caller emits `Close`.
@@ -591,13 +648,37 @@ pub(crate) fn serve_events(conn: &Arc<Conn>, events: &EventSender) -> bool {
     events.send(Event::SecureConnection(socket.clone()));
     let (early, closed) = conn.take_early_plaintext();
     let mut pending = Some(ReadOutcome::Chunk(early, closed.then_some(true)));
-    let mut buf = vec![0u8; DATA_BUF];
+    // An idle connection waits in `read` on this small buffer, in stack pages the
+    // handshake has already touched: it holds no heap buffer. A read that fills it means
+    // the peer sends in bulk, and the following reads use `big` (several records per
+    // `Data`, one hop to the event loop for each) until one returns little again.
+    let mut small = [0u8; READ_BUF];
+    let mut big: Vec<u8> = Vec::new();
+    // Half the read limit, so that the next read (and its decryption) can go on while the
+    // event loop still holds the previous `Data`.
+    let chunk = (conn.limits.read_limit / 2).clamp(READ_BUF, DATA_BUF);
     let mut failed = false;
     loop {
         let outcome = match pending.take() {
             Some(outcome) => outcome,
             None if !conn.wait_to_read() => break,
-            None => conn.read_some(&mut buf),
+            None => {
+                let buf: &mut [u8] = if big.is_empty() { &mut small } else { &mut big };
+                match conn.read_socket(buf) {
+                    Err(outcome) => outcome,
+                    Ok(n) => {
+                        let outcome = conn.decrypt(&buf[..n]);
+                        if big.is_empty() {
+                            if n == READ_BUF {
+                                big = vec![0u8; chunk];
+                            }
+                        } else if n < READ_BUF {
+                            big = Vec::new();
+                        }
+                        outcome
+                    }
+                }
+            }
         };
         match outcome {
             ReadOutcome::Chunk(data, end) => {
@@ -629,7 +710,7 @@ pub(crate) fn serve_events(conn: &Arc<Conn>, events: &EventSender) -> bool {
             ReadOutcome::TimedOut => {}
         }
     }
-    drop(buf);
+    drop(big);
     conn.finish(failed)
 }
 

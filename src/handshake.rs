@@ -107,6 +107,8 @@ pub(crate) fn run(
         trace: trace.then(|| Recorder::new(started)),
         alpn: None,
         answered_http: false,
+        read_timeout: None,
+        write_timeout: false,
     };
     let mut buf = vec![0u8; READ_BUF];
     let conn = match &tls.alpn_callback {
@@ -123,6 +125,13 @@ pub(crate) fn run(
             return Err(hs.failed(e, started));
         }
         if !conn.is_handshaking() {
+            // The connection's reads and writes have no timeout from now on.
+            if hs.read_timeout.is_some() {
+                let _ = sock.set_read_timeout(None);
+            }
+            if hs.write_timeout {
+                let _ = sock.set_write_timeout(None);
+            }
             return Ok(Done {
                 conn,
                 trace: hs.trace.take(),
@@ -175,7 +184,16 @@ struct Handshake<'a> {
     trace: Option<Recorder>,
     alpn: Option<alpn::Answer>,
     answered_http: bool,
+    /// The socket's read timeout as last set: a system call per read is spared while it
+    /// ends within [`SLACK`] of the deadline.
+    read_timeout: Option<Duration>,
+    /// Whether a write timeout was set (only when a send would have blocked).
+    write_timeout: bool,
 }
+
+/// How far past the handshake deadline a blocked read may end: the read timeout is set
+/// again only when the one set earlier would overshoot the deadline by more than this.
+const SLACK: Duration = Duration::from_millis(20);
 
 impl Handshake<'_> {
     /// With an ALPN callback: reads the whole ClientHello first (rustls's `Acceptor`), asks
@@ -266,9 +284,14 @@ impl Handshake<'_> {
             if left.is_zero() {
                 return Err(Failure::Timeout);
             }
-            self.sock
-                .set_read_timeout(Some(left))
-                .map_err(Failure::Io)?;
+            // The timeout set earlier is never shorter than what is left (time only
+            // passes), so keeping it can only make a timeout come late, by under SLACK.
+            if self.read_timeout.map_or(true, |t| t > left + SLACK) {
+                self.sock
+                    .set_read_timeout(Some(left))
+                    .map_err(Failure::Io)?;
+                self.read_timeout = Some(left);
+            }
             match (&*self.sock).read(buf) {
                 Ok(0) => return Err(Failure::PeerClosed),
                 Ok(n) => {
@@ -339,10 +362,25 @@ impl Handshake<'_> {
         if left.is_zero() {
             return Err(Failure::Timeout);
         }
+        // A flight almost always fits in the socket's send buffer: try a non-blocking
+        // send first, and set a write timeout only for what would block.
+        let mut rest = &out[..];
+        while !rest.is_empty() {
+            match socket2::SockRef::from(self.sock).send_with_flags(rest, libc::MSG_DONTWAIT) {
+                Ok(n) => rest = &rest[n..],
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        if rest.is_empty() {
+            self.sent_any = true;
+            return Ok(());
+        }
         self.sock
             .set_write_timeout(Some(left))
             .map_err(Failure::Io)?;
-        match (&*self.sock).write_all(out) {
+        self.write_timeout = true;
+        match (&*self.sock).write_all(rest) {
             Ok(()) => {
                 self.sent_any = true;
                 Ok(())

@@ -34,13 +34,12 @@ pub(crate) fn run(listener: TcpListener, shared: Arc<Shared>, timer_thread: Join
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let job_shared = shared.clone();
         // The job owns the socket; if the pool refuses, we get neither back, so keep
-        // a second handle to close it.
-        let refused_handle = sock.try_clone().ok();
+        // a second handle to close it (shared, not a dup'ed descriptor: no system call).
+        let sock = Arc::new(sock);
+        let refused_handle = sock.clone();
         let job = Box::new(move |slot| worker::serve(&job_shared, sock, id, peer, started, slot));
         if let Err(reason) = shared.pool.submit(job) {
-            if let Some(s) = refused_handle {
-                let _ = s.shutdown(Shutdown::Both);
-            }
+            let _ = refused_handle.shutdown(Shutdown::Both);
             shared.events.send(Event::Refused { peer, reason });
         }
     }

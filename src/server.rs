@@ -31,7 +31,7 @@ pub(crate) enum Mode {
 /// A connection the server may have to stop on shutdown.
 pub(crate) enum Tracked {
     /// Still handshaking: a second handle on its socket, to shut it down.
-    Handshaking(TcpStream),
+    Handshaking(Arc<TcpStream>),
     Open(Weak<Conn>),
 }
 

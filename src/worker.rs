@@ -21,7 +21,7 @@ use crate::{client_auth, diagnose, handshake, sni, stream};
 
 pub(crate) fn serve(
     shared: &Shared,
-    sock: TcpStream,
+    sock: Arc<TcpStream>,
     id: u64,
     peer: SocketAddr,
     started: Instant,
@@ -30,9 +30,9 @@ pub(crate) fn serve(
     let local = sock.local_addr().unwrap_or(shared.local_addr);
     let _ = sock.set_nodelay(true);
     shared.events.send(Event::Connection { id, peer, local });
-    if let Ok(second) = sock.try_clone() {
-        shared.tracked().insert(id, Tracked::Handshaking(second));
-    }
+    shared
+        .tracked()
+        .insert(id, Tracked::Handshaking(sock.clone()));
     let deadline = started + shared.handshake_timeout;
     // The certificates in use now; a reload during this connection does not change them.
     let setup = shared.tls();
@@ -71,8 +71,6 @@ pub(crate) fn serve(
             return;
         }
     };
-    let _ = sock.set_read_timeout(None);
-    let _ = sock.set_write_timeout(None);
     let mut info = socket_info(&tls, id, peer, local, started);
     if info.server_name.is_none() {
         // rustls ignores an IP address sent as SNI (RFC 6066 forbids it); say so.
