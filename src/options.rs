@@ -184,7 +184,7 @@ impl ServerOptions {
             max_connections: 1024,
             bind: "127.0.0.1:8000".into(),
             high_water_mark: 64 * 1024,
-            read_limit: 64 * 1024,
+            read_limit: 128 * 1024,
             grace_period: Duration::from_secs(5),
             linger: Duration::from_secs(2),
             thread_stack_size: 256 * 1024,
@@ -431,7 +431,9 @@ impl ServerOptions {
 
     /// A connection stops reading from its peer while this many bytes of its `Data` events
     /// are alive (not yet dropped), so a slow event loop cannot make memory grow; one read
-    /// (at most 64 KiB) may go past it. Defaults to 64 KiB.
+    /// (at most 64 KiB, half the limit) may go past it. Defaults to 128 KiB: a connection
+    /// reads 64 KiB at a time, and can read and decrypt the next 64 KiB while the event loop
+    /// still holds the previous `Data`.
     pub fn read_limit(mut self, bytes: usize) -> Self {
         self.read_limit = bytes.max(1);
         self
