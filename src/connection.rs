@@ -69,6 +69,8 @@ struct State {
     had_error: bool,
     /// The peer's close_notify or EOF has been read.
     peer_ended: bool,
+    /// ...with close_notify.
+    peer_closed_cleanly: bool,
     /// Threads waiting on `state_cv`. A condvar notify costs a system call even when
     /// nobody waits, and writes notify often: only notify when someone does.
     waiters: usize,
@@ -121,6 +123,7 @@ impl Conn {
                 closed: false,
                 had_error: false,
                 peer_ended: false,
+                peer_closed_cleanly: false,
                 waiters: 0,
             }),
             state_cv: Condvar::new(),
@@ -248,7 +251,7 @@ impl Conn {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) => {
-                        self.fail(st, &format!("send failed: {e}"));
+                        self.send_failed(st, &e);
                         return;
                     }
                 }
@@ -295,7 +298,7 @@ impl Conn {
                     return;
                 }
                 Err(e) => {
-                    self.fail(st, &format!("send failed: {e}"));
+                    self.send_failed(st, &e);
                     return;
                 }
             }
@@ -357,7 +360,7 @@ impl Conn {
             st = self.lock();
             st.in_flight = 0;
             if let Err(e) = sent {
-                self.fail(&mut st, &format!("send failed: {e}"));
+                self.send_failed(&mut st, &e);
                 return;
             }
             if st.out.is_empty() && chunk.capacity() <= 4 * READ_BUF {
@@ -366,6 +369,32 @@ impl Conn {
             }
             self.wake_state(&st);
         }
+    }
+
+    /// A send failed. A peer that sent close_notify and then closed its socket without
+    /// reading our last records (our close_notify, session tickets) — `openssl s_client`
+    /// and many clients do — has ended the conversation normally: the connection closes
+    /// without an error. Anything else is an error.
+    fn send_failed(&self, st: &mut State, e: &io::Error) {
+        let gone = matches!(
+            e.kind(),
+            io::ErrorKind::BrokenPipe
+                | io::ErrorKind::ConnectionReset
+                | io::ErrorKind::ConnectionAborted
+        );
+        if gone && st.peer_closed_cleanly && st.ending && !st.closed {
+            log::debug!(
+                "#{}: the peer closed its socket after its close_notify, before our last records ({e})",
+                self.info.id
+            );
+            st.closed = true;
+            st.out.clear();
+            let _ = self.sock.shutdown(Shutdown::Both);
+            self.close_flow();
+            self.wake_state(st);
+            return;
+        }
+        self.fail(st, &format!("send failed: {e}"));
     }
 
     /// The connection broke: report it once and close.
@@ -566,8 +595,9 @@ impl Conn {
         if st.tls.wants_write() {
             self.push(&mut st);
         }
-        if end.is_some() {
+        if let Some(clean) = end {
             st.peer_ended = true;
+            st.peer_closed_cleanly = clean;
         }
         ReadOutcome::Chunk(data, end)
     }
@@ -583,6 +613,7 @@ impl Conn {
         let closed = st.tls.reader().read_to_end(&mut data).is_ok();
         if closed {
             st.peer_ended = true;
+            st.peer_closed_cleanly = true;
         }
         (data, closed)
     }

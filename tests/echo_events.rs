@@ -115,3 +115,30 @@ fn finished_data_and_close_notify_in_one_segment_give_data_then_a_clean_end() {
         "the close_notify that came with Finished must be seen"
     );
 }
+
+/// A client that sends close_notify and closes its socket at once, without reading what
+/// the server still had for it (session tickets, our close_notify) — as `openssl s_client`
+/// does — ends normally: no `Error`, `Close` without `had_error`.
+#[test]
+fn a_client_that_closes_right_after_close_notify_is_not_an_error() {
+    let (_server, events, addr) = start(options());
+    let mut client = connect(addr);
+    let me = client.sock.local_addr().unwrap();
+    client.conn.send_close_notify();
+    std::io::Write::flush(&mut client).unwrap();
+    // Unread tickets in our receive buffer: closing now sends a reset.
+    drop(client);
+    let id = wait_for(&events, "secureConnection", |e| match e {
+        Event::SecureConnection(s) if s.remote_addr() == me => Some(s.id()),
+        _ => None,
+    });
+    // Each event is dropped as soon as it is seen: dropping `End` ends our side.
+    let had_error = wait_for(&events, "close", |e| match e {
+        Event::Error { socket, error } if socket.id() == id => {
+            panic!("unexpected error: {error}")
+        }
+        Event::Close { socket, had_error } if socket.id() == id => Some(*had_error),
+        _ => None,
+    });
+    assert!(!had_error);
+}
