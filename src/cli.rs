@@ -2,6 +2,7 @@
 
 use std::ffi::OsString;
 use std::io::Write;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -64,8 +65,9 @@ SERVE OPTIONS (defaults in brackets):
 /// Everything `serve` was told.
 struct Serve {
     options: ServerOptions,
-    /// The preflight `tls-server check` runs on the same files, unless `--no-check`.
-    preflight: Option<CheckOptions>,
+    /// The preflight `tls-server check` runs on the same files (the default pair, then each
+    /// `--sni` pair), unless `--no-check`.
+    preflight: Vec<CheckOptions>,
     events_json: bool,
     /// `--mode https`: the stream style with `https::serve` instead of echo.
     https: bool,
@@ -111,6 +113,7 @@ fn parse_serve(parser: &mut lexopt::Parser) -> Result<Serve, Box<dyn std::error:
     let mut events_json = false;
     let mut https = false;
     let mut alpn: Option<Vec<String>> = None;
+    let mut sni_checks: Vec<CheckOptions> = Vec::new();
     let mut log_level = LevelFilter::Info;
     let mut cert_path: Option<std::path::PathBuf> = None;
     let mut key_path: Option<std::path::PathBuf> = None;
@@ -170,6 +173,15 @@ fn parse_serve(parser: &mut lexopt::Parser) -> Result<Serve, Box<dyn std::error:
                     Some((name, cert, key))
                         if !name.is_empty() && !cert.is_empty() && !key.is_empty() =>
                     {
+                        let mut check = CheckOptions::new().cert_file(cert).key_file(key);
+                        // The demo certificates (certs/sni/) are issued by certs/ca.crt.
+                        if cert.starts_with("certs/") && Path::new("certs/ca.crt").is_file() {
+                            check = check.ca_file("certs/ca.crt");
+                        }
+                        sni_checks.push(match name.starts_with("*.") {
+                            true => check,
+                            false => check.host(name),
+                        });
                         options = options.sni(name, cert, key)
                     }
                     _ => {
@@ -281,7 +293,10 @@ fn parse_serve(parser: &mut lexopt::Parser) -> Result<Serve, Box<dyn std::error:
         }
     }
     Ok(Serve {
-        preflight: check_first.then_some(preflight),
+        preflight: match check_first {
+            true => std::iter::once(preflight).chain(sni_checks).collect(),
+            false => Vec::new(),
+        },
         options: options.bind(bind),
         events_json,
         https,
@@ -306,7 +321,7 @@ fn serve(cfg: Serve) -> Result<(), Box<dyn std::error::Error>> {
         .with_level(LevelFilter::Warn)
         .with_module_level("tls_server", cfg.log_level)
         .init()?;
-    if let Some(preflight) = &cfg.preflight {
+    for preflight in &cfg.preflight {
         run_preflight(preflight)?;
     }
     let server = if cfg.https {

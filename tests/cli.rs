@@ -1172,3 +1172,31 @@ fn curl_over_plain_http_is_told_to_use_https() {
     assert!(text.contains("use https:// instead of http://"), "{text}");
     assert!(text.trim_end().ends_with("400"), "{text}");
 }
+
+/// The startup checks cover each `--sni` pair too, as a reload (SIGHUP) does: an expired
+/// certificate stops the server with the fix.
+#[test]
+fn sni_pairs_are_checked_at_startup() {
+    let out = tls_server(&[
+        "serve",
+        "--port",
+        "0",
+        "--sni",
+        "localhost=certs/check/expired.crt,certs/check/expired.key",
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("expired") && err.contains("renew"), "{err}");
+    // A malformed --sni value says what is expected.
+    let out = tls_server(&["serve", "--port", "0", "--sni", "a.example.test"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("expected NAME=CERT,KEY"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
