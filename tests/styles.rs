@@ -405,7 +405,8 @@ fn ipv6_loopback_echo() {
 }
 
 /// Two receivers of one event stream, each blocked in `recv` on its own thread: shutdown
-/// wakes both (each gets `Closed`), and later calls say `Closed` at once.
+/// wakes both (each gets `Closed`, or `Err(Closed)` if another receiver already got it),
+/// and later calls say `Closed` at once.
 #[test]
 fn every_receiver_blocked_in_recv_wakes_up_on_shutdown() {
     let server = tls_server::Server::bind(options()).expect("server starts");
@@ -415,10 +416,13 @@ fn every_receiver_blocked_in_recv_wakes_up_on_shutdown() {
         other => panic!("{other:?}"),
     }
     let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let ready = std::sync::Arc::new(std::sync::Barrier::new(3));
     for _ in 0..2 {
         let mine = events.clone();
         let done = done_tx.clone();
+        let ready = ready.clone();
         std::thread::spawn(move || {
+            ready.wait();
             let mut last = None;
             while let Ok(e) = mine.recv() {
                 last = Some(e.name());
@@ -426,12 +430,13 @@ fn every_receiver_blocked_in_recv_wakes_up_on_shutdown() {
             let _ = done.send(last);
         });
     }
+    ready.wait();
     server.shutdown();
     for _ in 0..2 {
         let last = done_rx
             .recv_timeout(WAIT)
             .expect("a receiver stayed blocked");
-        assert_eq!(last, Some("closed"));
+        assert!(matches!(last, Some("closed") | None), "{last:?}");
     }
     assert_eq!(
         events.try_recv().unwrap_err(),
