@@ -369,10 +369,9 @@ fn idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     // A bounded wait (the client socket's read timeout is WAIT): close_notify must come.
     c.expect_closed();
     let idle = idle_from.elapsed();
-    assert!(
-        idle >= timeout - Duration::from_millis(50),
-        "closed after {idle:?}"
-    );
+    // Not closed early (the server's timer started before this client saw the reply, so
+    // allow a wide margin for a loaded machine).
+    assert!(idle >= timeout / 2, "closed after {idle:?}");
     assert!(idle < WAIT, "closed after {idle:?}");
     served(s.next_served(), 1, Ending::IdleTimeout);
 }
