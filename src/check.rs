@@ -450,9 +450,6 @@ pub fn check(options: &CheckOptions) -> CheckReport {
                 "key-file",
                 format!("{key_name}: readable ({} bytes)", data.len()),
             );
-            if let Pem::File(path) = &options.key {
-                key_permissions(path, &mut checks);
-            }
             match credentials::load_key(&options.key) {
                 Ok(key) => {
                     let form = match &key {
@@ -465,6 +462,11 @@ pub fn check(options: &CheckOptions) -> CheckReport {
                         "key-format",
                         format!("{key_name}: PEM, unencrypted, {form}"),
                     );
+                    // Only a file that holds a private key: a certificate or CSR given by
+                    // mistake is reported by key-format, not as a readable secret.
+                    if let Pem::File(path) = &options.key {
+                        key_permissions(path, &mut checks);
+                    }
                     Some(key)
                 }
                 Err(e) => {
