@@ -2,27 +2,33 @@
 CARGO ?= cargo
 ARGS ?=
 
-.PHONY: run test test-ring check certs build doc clean bench
+.PHONY: run test test-ring check layers certs build doc clean bench
 
 ## Start the server on its defaults: 127.0.0.1:8000, certs/server.crt + certs/server.key,
 ## echo mode. Pass more flags with ARGS="--port 0 --events json".
 run:
-	$(CARGO) run --release --bin tls-server -- serve $(ARGS)
+	$(CARGO) run --release -p tls-server-cli -- serve $(ARGS)
 
-## Every test (default provider, aws-lc-rs), then a smoke test on the ring provider.
+## Every test of the workspace (default provider, aws-lc-rs), then a smoke test on ring.
 test:
-	$(CARGO) test
+	$(CARGO) test --workspace
 	$(MAKE) test-ring
 
 test-ring:
-	$(CARGO) test --no-default-features --features ring --test echo_events
+	$(CARGO) test -p tls-server --no-default-features --features ring --test echo_events
 
-## Formatting, lints (warnings are errors) and docs.
-check:
+## Formatting, lints (warnings are errors) on both providers and on the embedded build
+## (ring, no https, no probe), the layer rules, and docs.
+check: layers
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --all-targets -- -D warnings
-	$(CARGO) clippy --all-targets --no-default-features --features ring -- -D warnings
-	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --no-default-features --features ring,https,probe -- -D warnings
+	$(CARGO) clippy -p tls-server --lib --no-default-features --features ring -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
+
+## The library's layers import only downwards (ARCHITECTURE.md); tests/layers.rs says so.
+layers:
+	$(CARGO) test -p tls-server --test layers
 
 ## Regenerate the demo and test certificates (needs the openssl command).
 certs:
@@ -35,7 +41,7 @@ bench:
 	CARGO="$(CARGO)" QUICK="$(QUICK)" bench/run.sh
 
 build:
-	$(CARGO) build --release
+	$(CARGO) build --release --workspace
 
 doc:
 	$(CARGO) doc --no-deps --open

@@ -18,8 +18,12 @@ use crate::procfs;
 use crate::report::{num, summary, Better, Results};
 
 /// The repository root (certificates, bench/node_server.js).
+/// The repository (the workspace root, one above this crate).
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("bench/ is inside the repository")
+        .to_path_buf()
 }
 
 /// How long and how big.
@@ -250,8 +254,7 @@ fn command_output(program: &str, args: &[&str]) -> Option<String> {
 
 fn peers(res: &mut Results, plan: &Plan) -> Vec<Peer> {
     let exe = std::env::current_exe().expect("current_exe");
-    let examples = exe.parent().expect("examples dir").to_path_buf();
-    let release = examples.parent().expect("profile dir").to_path_buf();
+    let release = exe.parent().expect("profile dir").to_path_buf();
     let ring_dir = root().join("target/bench-ring/release");
     let mut all = vec![
         Peer {
@@ -270,7 +273,7 @@ fn peers(res: &mut Results, plan: &Plan) -> Vec<Peer> {
             id: "naive-rustls",
             label: "naive rustls (StreamOwned)",
             kind: Kind::Naive,
-            program: examples.join("bench-naive-server"),
+            program: release.join("bench-naive-server"),
         },
         Peer {
             id: "node",
@@ -900,7 +903,7 @@ fn run_floor(res: &mut Results, plan: &Plan) {
         }
         Err(e) => note(res, format!("floor ({}): {e}", client::PROVIDER)),
     }
-    let ring = root().join("target/bench-ring/release/examples/bench");
+    let ring = root().join("target/bench-ring/release/bench");
     if client::PROVIDER != "ring" && ring.exists() {
         let mut cmd = Command::new(&ring);
         cmd.arg("floor");

@@ -297,9 +297,9 @@ impl Results {
     }
 }
 
-/// A JSON string, escaped by the library's own JSON writer.
+/// A JSON string.
 pub fn q(s: &str) -> String {
-    tls_server::json::Obj::quote(s)
+    serde_json::to_string(s).expect("a string always serialises")
 }
 
 /// A JSON number (null for NaN and infinities).

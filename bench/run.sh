@@ -7,10 +7,10 @@ CARGO=${CARGO:-cargo}
 started=$(date +%s)
 
 echo "== building (release): tls-server and the bench programs (aws-lc-rs)"
-$CARGO build --release --bin tls-server --example bench --example bench-naive-server
+$CARGO build --release -p tls-server-cli -p tls-server-bench
 echo "== building (release): tls-server with ring, into target/bench-ring"
 $CARGO build --release --no-default-features --features ring --target-dir target/bench-ring \
-  --bin tls-server --example bench
+  -p tls-server-cli -p tls-server-bench
 
 # 5,000 idle connections need 5,000 descriptors in the server and as many in the client.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -26,7 +26,7 @@ args+=(${BENCH_ARGS:-})
 
 # The driver starts and stops every server itself (by PID; they also die with it). Should
 # it be killed, the trap still stops it, by its PID.
-target/release/examples/bench run "${args[@]}" &
+target/release/bench run "${args[@]}" &
 driver=$!
 trap 'kill "$driver" 2>/dev/null || true' EXIT INT TERM
 status=0

@@ -13,16 +13,13 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::ops::Deref;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Weak};
-use std::time::Duration;
-
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::sync::Weak;
 
 use crate::connection::Conn;
-use crate::diagnose::TlsClientError;
+use crate::explain::{HandshakeTrace, TlsClientError};
 use crate::socket::TlsSocket;
-use crate::trace::HandshakeTrace;
+use crate::tls::Reloaded;
+use crate::util::json::Obj;
 
 /// One thing that happened. Node's event names are given for each.
 #[derive(Debug)]
@@ -115,7 +112,7 @@ pub enum Event {
     /// after [`ServerHandle::reload`](crate::ServerHandle::reload) or `SIGHUP` in the CLI;
     /// open connections keep theirs. Names the old and new certificate fingerprints. Node:
     /// what follows `setSecureContext()`.
-    Reloaded(Box<crate::Reloaded>),
+    Reloaded(Box<Reloaded>),
     /// A reload was refused: the new files failed the checks. The previous certificates stay
     /// in use.
     ReloadFailed {
@@ -128,6 +125,46 @@ pub enum Event {
 }
 
 impl Event {
+    /// The event as one JSON object, what `tls-server serve --events json` prints: the
+    /// `event` name, then the event's fields (`secureConnection` carries
+    /// [`SocketInfo::to_json`](crate::SocketInfo::to_json), `tlsClientError`
+    /// [`TlsClientError::to_json`]). Data events carry the byte count, not the bytes.
+    pub fn to_json(&self) -> String {
+        let o = Obj::new().str("event", self.name());
+        let socket = |o: Obj, s: &TlsSocket| {
+            o.num("id", s.id())
+                .str("peer", &s.remote_addr().to_string())
+        };
+        match self {
+            Event::Listening { addr } => o.str("addr", &addr.to_string()),
+            Event::Connection { id, peer, local } => o
+                .num("id", id)
+                .str("peer", &peer.to_string())
+                .str("local", &local.to_string()),
+            Event::SecureConnection(s) => o.extend(&s.info().to_json()),
+            Event::TlsClientError(e) => o.extend(&e.to_json()),
+            Event::Data { socket: s, data } => socket(o, s).num("bytes", data.len()),
+            Event::Drain(s) => socket(o, s),
+            Event::End {
+                socket: s, clean, ..
+            } => socket(o, s).bool("clean", *clean),
+            Event::Error { socket: s, error } => socket(o, s).str("error", error),
+            Event::Close {
+                socket: s,
+                had_error,
+            } => socket(o, s).bool("had_error", *had_error),
+            Event::Refused { peer, reason } => {
+                o.str("peer", &peer.to_string()).str("reason", reason)
+            }
+            Event::ServerError { error } => o.str("error", error),
+            Event::Closed => o,
+            Event::Reloaded(r) => o.extend(&r.to_json()),
+            Event::ReloadFailed { error } => o.str("error", error),
+            Event::Trace(t) => o.extend(&t.to_json()),
+        }
+        .finish()
+    }
+
     /// The event's name as `--events json` and the logs spell it (`"secureConnection"`, ...).
     pub fn name(&self) -> &'static str {
         match self {
@@ -230,187 +267,5 @@ impl Drop for EndAck {
 impl fmt::Debug for EndAck {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("EndAck")
-    }
-}
-
-/// The sending half, shared by every thread of a server.
-#[derive(Clone)]
-pub(crate) struct EventSender {
-    tx: Sender<Event>,
-    wanted: Arc<AtomicBool>,
-    /// How many `Events` receivers exist: each gets its own `Closed`.
-    receivers: Arc<AtomicUsize>,
-}
-
-impl EventSender {
-    pub(crate) fn new(wanted: bool) -> (EventSender, Events) {
-        let (tx, rx) = crossbeam_channel::unbounded();
-        let wanted = Arc::new(AtomicBool::new(wanted));
-        let receivers = Arc::new(AtomicUsize::new(1));
-        (
-            EventSender {
-                tx,
-                wanted: wanted.clone(),
-                receivers: receivers.clone(),
-            },
-            Events {
-                rx,
-                wanted,
-                done: Arc::new(AtomicBool::new(false)),
-                receivers,
-            },
-        )
-    }
-
-    /// Sends, unless nobody listens; never blocks. `Closed` goes to every receiver, so
-    /// that each clone blocked in `recv` wakes up.
-    pub(crate) fn send(&self, event: Event) {
-        log_event(&event);
-        if self.wanted.load(Ordering::Relaxed) {
-            if let Event::Closed = event {
-                for _ in 1..self.receivers.load(Ordering::SeqCst) {
-                    let _ = self.tx.send(Event::Closed);
-                }
-            }
-            let _ = self.tx.send(event);
-        }
-    }
-}
-
-fn log_event(event: &Event) {
-    match event {
-        Event::TlsClientError(e) if e.is_probe() => log::debug!("{e}"),
-        Event::TlsClientError(e) => log::warn!("{e}"),
-        Event::Refused { peer, reason } => log::warn!("refused {peer}: {reason}"),
-        Event::ServerError { error } => log::error!("{error}"),
-        Event::Reloaded(r) => log::info!("{r}"),
-        Event::ReloadFailed { error } => {
-            log::error!("reload refused, still serving the previous certificates: {error}")
-        }
-        Event::Error { socket, error } => {
-            log::warn!("#{} {}: {error}", socket.id(), socket.remote_addr())
-        }
-        _ => {}
-    }
-}
-
-/// The stream of [`Event`]s: `recv`, `try_recv`, `recv_timeout`, or iterate. Ends after
-/// [`Event::Closed`]. Cloning gives another receiver of the same stream: each event goes to
-/// one of them, except `Closed`, which wakes a receiver blocked in `recv` even when another
-/// one got it first.
-pub struct Events {
-    rx: Receiver<Event>,
-    wanted: Arc<AtomicBool>,
-    /// `Closed` has been received: every later call returns `Err(Closed)` at once.
-    done: Arc<AtomicBool>,
-    /// Shared with the sender: how many receivers exist.
-    receivers: Arc<AtomicUsize>,
-}
-
-impl Clone for Events {
-    fn clone(&self) -> Self {
-        self.receivers.fetch_add(1, Ordering::SeqCst);
-        Events {
-            rx: self.rx.clone(),
-            wanted: self.wanted.clone(),
-            done: self.done.clone(),
-            receivers: self.receivers.clone(),
-        }
-    }
-}
-
-impl Drop for Events {
-    fn drop(&mut self) {
-        self.receivers.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// Why no event was returned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RecvError {
-    /// Nothing arrived in time (`try_recv`, `recv_timeout`).
-    Empty,
-    /// The server is gone and every event has been received.
-    Closed,
-}
-
-impl fmt::Display for RecvError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RecvError::Empty => f.write_str("no event yet"),
-            RecvError::Closed => f.write_str("the server has closed"),
-        }
-    }
-}
-
-impl std::error::Error for RecvError {}
-
-impl Events {
-    pub(crate) fn want(&self) {
-        self.wanted.store(true, Ordering::Relaxed);
-    }
-
-    fn seen(&self, event: Result<Event, RecvError>) -> Result<Event, RecvError> {
-        if let Ok(Event::Closed) = event {
-            self.done.store(true, Ordering::SeqCst);
-        }
-        event
-    }
-
-    fn finished(&self) -> bool {
-        self.done.load(Ordering::SeqCst)
-    }
-
-    /// Waits for the next event. `Err(Closed)` after [`Event::Closed`] was received.
-    pub fn recv(&self) -> Result<Event, RecvError> {
-        if self.finished() {
-            return Err(RecvError::Closed);
-        }
-        self.seen(self.rx.recv().map_err(|_| RecvError::Closed))
-    }
-
-    /// The next event if one is waiting.
-    pub fn try_recv(&self) -> Result<Event, RecvError> {
-        if self.finished() {
-            return Err(RecvError::Closed);
-        }
-        self.seen(self.rx.try_recv().map_err(|e| match e {
-            TryRecvError::Empty => RecvError::Empty,
-            TryRecvError::Disconnected => RecvError::Closed,
-        }))
-    }
-
-    /// Waits at most `timeout` for the next event.
-    pub fn recv_timeout(&self, timeout: Duration) -> Result<Event, RecvError> {
-        if self.finished() {
-            return Err(RecvError::Closed);
-        }
-        self.seen(self.rx.recv_timeout(timeout).map_err(|e| match e {
-            RecvTimeoutError::Timeout => RecvError::Empty,
-            RecvTimeoutError::Disconnected => RecvError::Closed,
-        }))
-    }
-
-    /// Events as an iterator that ends after [`Event::Closed`].
-    pub fn iter(&self) -> impl Iterator<Item = Event> + '_ {
-        std::iter::from_fn(move || self.recv().ok())
-    }
-}
-
-impl IntoIterator for Events {
-    type Item = Event;
-    type IntoIter = IntoIter;
-    fn into_iter(self) -> IntoIter {
-        IntoIter(self)
-    }
-}
-
-/// The owning iterator over [`Events`]; ends after [`Event::Closed`].
-pub struct IntoIter(Events);
-
-impl Iterator for IntoIter {
-    type Item = Event;
-    fn next(&mut self) -> Option<Event> {
-        self.0.recv().ok()
     }
 }

@@ -3,11 +3,12 @@
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::diagnose::TlsClientError;
-use crate::event::{Event, Events};
+use crate::event::Event;
+use crate::events::Events;
+use crate::explain::{HandshakeTrace, TlsClientError};
 use crate::socket::TlsSocket;
-use crate::trace::HandshakeTrace;
-use crate::worker::panic_message;
+use crate::tls::Reloaded;
+use crate::util::panic_message;
 
 /// Handlers for [`Server::run`](crate::Server::run). Every method has a default that does
 /// nothing; implement the ones you need. They run on the event-loop thread, one at a time,
@@ -43,7 +44,7 @@ pub trait Handler {
     /// [`Event::Trace`]: a handshake's story, when tracing is on.
     fn on_trace(&mut self, trace: &HandshakeTrace) {}
     /// [`Event::Reloaded`]: new certificates are in use for new connections.
-    fn on_reloaded(&mut self, reloaded: &crate::Reloaded) {}
+    fn on_reloaded(&mut self, reloaded: &Reloaded) {}
     /// [`Event::ReloadFailed`]: a reload was refused; the previous certificates stay.
     fn on_reload_failed(&mut self, error: &str) {}
 }

@@ -48,12 +48,14 @@
 //!
 //! On top of the stream style, [`https`] is a small blocking HTTP/1.1 responder (keep-alive,
 //! pipelining, limits, an idle timeout) — enough for an HTTPS endpoint without a framework.
+//! Two tools share the server's explanations: [`check`] (is this certificate, key and
+//! chain ready to serve?) and [`probe`] (connect as a client and explain).
 //!
 //! The rest of Node's `tls.Server` surface:
 //!
 //! - several certificates by server name — [`ServerOptions::sni`], run-time
-//!   [`ServerHandle::add_context`], [`ServerOptions::sni_callback`], and a [`SniFallback`]
-//!   policy for clients with no name or an unknown one;
+//!   [`ServerHandle::add_context`], [`ServerOptions::sni_callback`], and a
+//!   [`tls::SniFallback`] policy for clients with no name or an unknown one;
 //! - ALPN from a list ([`ServerOptions::alpn`]) or chosen in code
 //!   ([`ServerOptions::alpn_callback`]);
 //! - session resumption by tickets and a cache, on by default, with ticket keys shared by
@@ -64,61 +66,57 @@
 //! Not supported, by design: TLS 1.0/1.1, renegotiation, RSA key exchange, CBC and DHE
 //! suites, encrypted private keys (detected and explained), async runtimes.
 
+//! ## Where things are
+//!
+//! The root holds the paved path. The rest is grouped by layer, each module saying what
+//! it owns (ARCHITECTURE.md has the map): [`tls`] (certificates, SNI, ALPN, client
+//! authentication, providers), [`explain`] (why a handshake failed), [`event`] and
+//! [`events`] (what the server tells you), [`check`], [`probe`], [`https`], and
+//! [`setting`] (how messages name what you can change).
+//!
+//! ## Features
+//!
+//! - `aws-lc-rs` (default) or `ring`: the crypto provider; at least one is needed.
+//! - `https` (default): the [`https`] responder (adds httparse).
+//! - `probe` (default): the [`probe`] client.
+//!
+//! An embedded build: `default-features = false, features = ["ring"]`.
+
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-mod alpn;
-mod certificate;
-mod check;
-mod client_auth;
-mod client_hello;
-mod config;
+// Layers, bottom to top; a module imports only from layers below its own (the test
+// tests/layers.rs keeps it so, and ARCHITECTURE.md draws it).
+pub mod check;
 mod connection;
-mod credentials;
-mod diagnose;
-mod error;
-mod event;
+mod error; // base
+pub mod event; // the public handles ...
+pub mod events;
+pub mod explain;
 mod handler;
-mod handshake;
+#[cfg(feature = "https")]
 pub mod https;
-#[doc(hidden)]
-pub mod json;
-mod keylog;
-mod listener;
 mod options;
-mod pool;
-mod probe;
-mod provider;
-mod reload;
+#[cfg(feature = "probe")]
+pub mod probe;
 mod server;
-mod sni;
+pub mod setting; // base
 mod socket;
-mod stream;
-mod ticket_keys;
-mod timer;
-mod trace;
-mod worker;
+mod stream; // ... up to here
+pub mod tls;
+mod util; // base
 
-pub use alpn::{AlpnCallback, AlpnOffer};
-pub use certificate::CertificateInfo;
-pub use check::{check, Check, CheckOptions, CheckReport, Status};
-pub use client_auth::AuthorizationError;
-pub use client_hello::ClientHello;
-pub use credentials::Pem;
-pub use diagnose::{Cause, TlsClientError};
+pub use connection::SocketInfo;
 pub use error::Error;
-pub use event::{EndAck, Event, Events, IntoIter, Payload, RecvError};
+pub use event::Event;
+pub use events::Events;
+pub use explain::TlsClientError;
 pub use handler::{Handler, Handlers};
-pub use handshake::Phase;
-pub use options::{ClientAuth, ServerOptions, TlsVersion};
-pub use probe::{probe, Outcome, ProbeOptions, ProbeReport};
-pub use provider::{cipher_suite_name, group_name, suite_name, Provider};
-pub use reload::{Reloaded, ServedCertificate};
+pub use options::ServerOptions;
 pub use server::{Server, ServerHandle};
-pub use sni::{SecureContext, SniCallback, SniFallback};
-pub use socket::{SocketInfo, TlsSocket};
+pub use socket::TlsSocket;
 pub use stream::TlsStream;
-pub use trace::HandshakeTrace;
+pub use tls::{ClientAuth, TlsVersion};
 
 /// Re-exported so advanced users can build a [`rustls::ServerConfig`] for
 /// [`ServerOptions::server_config`] with the same version we use.

@@ -5,110 +5,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::alpn::{AlpnCallback, AlpnOffer};
-use crate::credentials::Pem;
-use crate::provider::Provider;
-use crate::sni::{SecureContext, SniCallback, SniFallback};
-
-/// A user callback, shared by every connection thread (shown as `<callback>` in `Debug`).
-pub(crate) struct Callback<T: ?Sized>(pub Arc<T>);
-
-impl<T: ?Sized> Clone for Callback<T> {
-    fn clone(&self) -> Self {
-        Callback(self.0.clone())
-    }
-}
-
-impl<T: ?Sized> std::fmt::Debug for Callback<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<callback>")
-    }
-}
-
-/// Where a certificate served by name comes from.
-#[derive(Clone, Debug)]
-pub(crate) enum SniSource {
-    Files { cert: Pem, key: Pem },
-    Context(SecureContext),
-}
-
-/// A TLS protocol version the server may accept.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum TlsVersion {
-    /// TLS 1.2 (RFC 5246), ECDHE + AEAD suites only.
-    Tls12,
-    /// TLS 1.3 (RFC 8446).
-    Tls13,
-}
-
-impl TlsVersion {
-    /// The name Node and OpenSSL use: `"TLSv1.2"` or `"TLSv1.3"`.
-    pub fn name(self) -> &'static str {
-        match self {
-            TlsVersion::Tls12 => "TLSv1.2",
-            TlsVersion::Tls13 => "TLSv1.3",
-        }
-    }
-
-    /// Parses `1.2`, `1.3`, `TLSv1.2`, `tls1.3`, ...
-    pub fn parse(s: &str) -> Option<Self> {
-        let s = s.trim().to_ascii_lowercase();
-        let s = s.trim_start_matches("tlsv").trim_start_matches("tls");
-        match s {
-            "1.2" | "12" => Some(TlsVersion::Tls12),
-            "1.3" | "13" => Some(TlsVersion::Tls13),
-            _ => None,
-        }
-    }
-}
-
-/// Whether and how clients must present a certificate (mutual TLS).
-///
-/// | mode | Node's options | without a certificate | with an invalid one |
-/// |---|---|---|---|
-/// | `Off` | `requestCert: false` | connects (none asked for) | — |
-/// | `Optional` | — | connects, `authorized = false` | handshake fails, alert sent |
-/// | `Required` | `requestCert: true, rejectUnauthorized: true` | handshake fails, `certificate_required` | handshake fails, alert sent |
-/// | `Inspect` | `requestCert: true, rejectUnauthorized: false` | connects, `authorized = false` | connects, `authorized = false` + `authorization_error` |
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum ClientAuth {
-    /// No certificate is requested. The default.
-    #[default]
-    Off,
-    /// A certificate is requested and verified if presented; clients without one connect
-    /// unauthenticated.
-    Optional,
-    /// A valid certificate from one of the trusted CAs is required.
-    Required,
-    /// A certificate is requested and checked, but the handshake completes whatever the
-    /// result; the socket reports it. Insecure by design: your code must check
-    /// [`SocketInfo::authorized`](crate::SocketInfo::authorized). Logged as a warning at
-    /// startup.
-    Inspect,
-}
-
-impl ClientAuth {
-    /// `off`, `optional`, `required`, `inspect`.
-    pub fn name(self) -> &'static str {
-        match self {
-            ClientAuth::Off => "off",
-            ClientAuth::Optional => "optional",
-            ClientAuth::Required => "required",
-            ClientAuth::Inspect => "inspect",
-        }
-    }
-
-    /// Parses the names [`name`](Self::name) gives.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "off" => Some(ClientAuth::Off),
-            "optional" => Some(ClientAuth::Optional),
-            "required" => Some(ClientAuth::Required),
-            "inspect" => Some(ClientAuth::Inspect),
-            _ => None,
-        }
-    }
-}
+use crate::setting::Naming;
+use crate::tls::alpn::AlpnOffer;
+use crate::tls::client_auth::ClientAuth;
+use crate::tls::context::SecureContext;
+use crate::tls::credentials::Pem;
+use crate::tls::options::{Callback, SniSource, TlsOptions, TlsVersion};
+use crate::tls::provider::Provider;
+use crate::tls::sni::SniFallback;
 
 /// How to start a [`Server`](crate::Server). Build it with the methods below; every option
 /// has a default, and nothing is checked until [`Server::bind`](crate::Server::bind).
@@ -123,21 +27,8 @@ impl ClientAuth {
 /// ```
 #[derive(Clone, Debug)]
 pub struct ServerOptions {
-    pub(crate) cert: Option<Pem>,
-    pub(crate) key: Option<Pem>,
-    pub(crate) versions: Vec<TlsVersion>,
-    pub(crate) cipher_suites: Option<Vec<String>>,
-    pub(crate) kx_groups: Option<Vec<String>>,
-    pub(crate) alpn: Vec<Vec<u8>>,
-    pub(crate) alpn_callback: Option<Callback<AlpnCallback>>,
-    pub(crate) sni: Vec<(String, SniSource)>,
-    pub(crate) sni_fallback: SniFallback,
-    pub(crate) sni_callback: Option<Callback<SniCallback>>,
-    pub(crate) ticket_keys: Option<PathBuf>,
-    pub(crate) client_auth: ClientAuth,
-    pub(crate) reject_unauthorized: bool,
-    pub(crate) client_cas: Vec<Pem>,
-    pub(crate) crls: Vec<Pem>,
+    /// Everything that becomes the rustls configuration (and that a reload replaces).
+    pub(crate) tls: TlsOptions,
     pub(crate) handshake_timeout: Duration,
     pub(crate) max_connections: usize,
     pub(crate) bind: String,
@@ -146,12 +37,7 @@ pub struct ServerOptions {
     pub(crate) grace_period: Duration,
     pub(crate) linger: Duration,
     pub(crate) thread_stack_size: usize,
-    pub(crate) session_cache_size: usize,
-    pub(crate) session_tickets: bool,
-    pub(crate) key_log: Option<PathBuf>,
     pub(crate) trace: bool,
-    pub(crate) provider: Provider,
-    pub(crate) server_config: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Default for ServerOptions {
@@ -165,21 +51,7 @@ impl ServerOptions {
     /// [`rustls::ServerConfig`]) must still be given.
     pub fn new() -> Self {
         ServerOptions {
-            cert: None,
-            key: None,
-            versions: vec![TlsVersion::Tls12, TlsVersion::Tls13],
-            cipher_suites: None,
-            kx_groups: None,
-            alpn: Vec::new(),
-            alpn_callback: None,
-            sni: Vec::new(),
-            sni_fallback: SniFallback::Default,
-            sni_callback: None,
-            ticket_keys: None,
-            client_auth: ClientAuth::Off,
-            reject_unauthorized: true,
-            client_cas: Vec::new(),
-            crls: Vec::new(),
+            tls: TlsOptions::default(),
             handshake_timeout: Duration::from_secs(10),
             max_connections: 1024,
             bind: "127.0.0.1:8000".into(),
@@ -188,24 +60,19 @@ impl ServerOptions {
             grace_period: Duration::from_secs(5),
             linger: Duration::from_secs(2),
             thread_stack_size: 256 * 1024,
-            session_cache_size: 256,
-            session_tickets: true,
-            key_log: None,
             trace: false,
-            provider: Provider::default(),
-            server_config: None,
         }
     }
 
     /// The certificate chain, leaf first then intermediates, as a PEM file. No default.
     pub fn cert_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.cert = Some(Pem::File(path.into()));
+        self.tls.cert = Some(Pem::File(path.into()));
         self
     }
 
     /// The certificate chain as PEM text in memory; `label` names it in error messages.
     pub fn cert_pem(mut self, label: impl Into<String>, pem: impl Into<Vec<u8>>) -> Self {
-        self.cert = Some(Pem::Bytes {
+        self.tls.cert = Some(Pem::Bytes {
             label: label.into(),
             data: pem.into(),
         });
@@ -214,13 +81,13 @@ impl ServerOptions {
 
     /// The private key (PKCS#8, PKCS#1 or SEC1, unencrypted) as a PEM file. No default.
     pub fn key_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.key = Some(Pem::File(path.into()));
+        self.tls.key = Some(Pem::File(path.into()));
         self
     }
 
     /// The private key as PEM text in memory; `label` names it in error messages.
     pub fn key_pem(mut self, label: impl Into<String>, pem: impl Into<Vec<u8>>) -> Self {
-        self.key = Some(Pem::Bytes {
+        self.tls.key = Some(Pem::Bytes {
             label: label.into(),
             data: pem.into(),
         });
@@ -230,7 +97,7 @@ impl ServerOptions {
     /// The protocol versions to accept. Defaults to TLS 1.2 and TLS 1.3 (Node's
     /// `minVersion: 'TLSv1.2'`). TLS 1.0 and 1.1 are not supported.
     pub fn versions(mut self, versions: &[TlsVersion]) -> Self {
-        self.versions = versions.to_vec();
+        self.tls.versions = versions.to_vec();
         self
     }
 
@@ -239,21 +106,21 @@ impl ServerOptions {
     /// Defaults to the crypto provider's list. An unknown name is an error that lists the
     /// valid ones.
     pub fn cipher_suites<S: AsRef<str>>(mut self, names: &[S]) -> Self {
-        self.cipher_suites = Some(names.iter().map(|s| s.as_ref().to_string()).collect());
+        self.tls.cipher_suites = Some(names.iter().map(|s| s.as_ref().to_string()).collect());
         self
     }
 
     /// Key-exchange groups by IANA name (`X25519MLKEM768`, `x25519`, `secp256r1`, ...), in
     /// order of preference (Node's `ecdhCurve`). Defaults to the crypto provider's list.
     pub fn kx_groups<S: AsRef<str>>(mut self, names: &[S]) -> Self {
-        self.kx_groups = Some(names.iter().map(|s| s.as_ref().to_string()).collect());
+        self.tls.kx_groups = Some(names.iter().map(|s| s.as_ref().to_string()).collect());
         self
     }
 
     /// ALPN protocols the server speaks, in order of preference (Node's `ALPNProtocols`).
     /// Defaults to none: ALPN is not negotiated.
     pub fn alpn<S: AsRef<[u8]>>(mut self, protocols: &[S]) -> Self {
-        self.alpn = protocols.iter().map(|p| p.as_ref().to_vec()).collect();
+        self.tls.alpn = protocols.iter().map(|p| p.as_ref().to_vec()).collect();
         self
     }
 
@@ -273,7 +140,7 @@ impl ServerOptions {
     where
         F: Fn(&AlpnOffer) -> Option<String> + Send + Sync + 'static,
     {
-        self.alpn_callback = Some(Callback(Arc::new(choose)));
+        self.tls.alpn_callback = Some(Callback(Arc::new(choose)));
         self
     }
 
@@ -289,7 +156,7 @@ impl ServerOptions {
         cert: impl Into<PathBuf>,
         key: impl Into<PathBuf>,
     ) -> Self {
-        self.sni.push((
+        self.tls.sni.push((
             name.into(),
             SniSource::Files {
                 cert: Pem::File(cert.into()),
@@ -301,7 +168,9 @@ impl ServerOptions {
 
     /// Same as [`sni`](Self::sni), with a certificate already loaded.
     pub fn sni_context(mut self, name: impl Into<String>, context: SecureContext) -> Self {
-        self.sni.push((name.into(), SniSource::Context(context)));
+        self.tls
+            .sni
+            .push((name.into(), SniSource::Context(context)));
         self
     }
 
@@ -313,7 +182,7 @@ impl ServerOptions {
     where
         F: Fn(&str) -> Option<SecureContext> + Send + Sync + 'static,
     {
-        self.sni_callback = Some(Callback(Arc::new(lookup)));
+        self.tls.sni_callback = Some(Callback(Arc::new(lookup)));
         self
     }
 
@@ -321,7 +190,7 @@ impl ServerOptions {
     /// certificate (Node's behaviour, the default) or an `unrecognized_name` alert. See
     /// [`SniFallback`].
     pub fn sni_fallback(mut self, policy: SniFallback) -> Self {
-        self.sni_fallback = policy;
+        self.tls.sni_fallback = policy;
         self
     }
 
@@ -331,15 +200,15 @@ impl ServerOptions {
     /// first encrypts, all decrypt. Read at start and on every reload: rotate by adding a
     /// line (README, "Resumption across instances"). Keep the file private (mode 0600).
     pub fn ticket_keys_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.ticket_keys = Some(path.into());
+        self.tls.ticket_keys = Some(path.into());
         self
     }
 
     /// Whether clients must present a certificate; see [`ClientAuth`]. Defaults to
     /// [`ClientAuth::Off`]. Any other mode needs at least one CA ([`client_ca_file`](Self::client_ca_file)).
     pub fn client_auth(mut self, mode: ClientAuth) -> Self {
-        self.client_auth = mode;
-        self.reject_unauthorized = mode != ClientAuth::Inspect;
+        self.tls.client_auth = mode;
+        self.tls.reject_unauthorized = mode != ClientAuth::Inspect;
         self
     }
 
@@ -347,7 +216,7 @@ impl ServerOptions {
     /// or [`ClientAuth::Inspect`] with `reject_unauthorized(false)`, in either order);
     /// `false` is [`ClientAuth::Off`]. Defaults to `false`.
     pub fn request_cert(mut self, request: bool) -> Self {
-        self.client_auth = match (request, self.reject_unauthorized) {
+        self.tls.client_auth = match (request, self.tls.reject_unauthorized) {
             (false, _) => ClientAuth::Off,
             (true, true) => ClientAuth::Required,
             (true, false) => ClientAuth::Inspect,
@@ -358,8 +227,8 @@ impl ServerOptions {
     /// Node's `rejectUnauthorized`: with `request_cert(true)`, `false` lets clients with a
     /// missing or invalid certificate in ([`ClientAuth::Inspect`]). Defaults to `true`.
     pub fn reject_unauthorized(mut self, reject: bool) -> Self {
-        self.reject_unauthorized = reject;
-        self.client_auth = match (self.client_auth, reject) {
+        self.tls.reject_unauthorized = reject;
+        self.tls.client_auth = match (self.tls.client_auth, reject) {
             (ClientAuth::Required, false) => ClientAuth::Inspect,
             (ClientAuth::Inspect, true) => ClientAuth::Required,
             (mode, _) => mode,
@@ -371,13 +240,13 @@ impl ServerOptions {
     /// May be given several times. Their names are sent to clients in the
     /// CertificateRequest so they can pick the right certificate.
     pub fn client_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.client_cas.push(Pem::File(path.into()));
+        self.tls.client_cas.push(Pem::File(path.into()));
         self
     }
 
     /// Client CA certificates as PEM text in memory.
     pub fn client_ca_pem(mut self, label: impl Into<String>, pem: impl Into<Vec<u8>>) -> Self {
-        self.client_cas.push(Pem::Bytes {
+        self.tls.client_cas.push(Pem::Bytes {
             label: label.into(),
             data: pem.into(),
         });
@@ -388,7 +257,7 @@ impl ServerOptions {
     /// listed there is refused as revoked. May be given several times. Certificates whose
     /// issuer has no CRL here are not checked for revocation.
     pub fn crl_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.crls.push(Pem::File(path.into()));
+        self.tls.crls.push(Pem::File(path.into()));
         self
     }
 
@@ -463,7 +332,7 @@ impl ServerOptions {
     /// How many sessions the server remembers for resumption by session ID (TLS 1.2) and
     /// stateful tickets (TLS 1.3); 0 turns resumption off. Defaults to 256.
     pub fn session_cache_size(mut self, n: usize) -> Self {
-        self.session_cache_size = n;
+        self.tls.session_cache_size = n;
         self
     }
 
@@ -473,7 +342,7 @@ impl ServerOptions {
     /// Defaults to `true`, as in Node. Turned off in
     /// [`ClientAuth::Inspect`] mode.
     pub fn session_tickets(mut self, on: bool) -> Self {
-        self.session_tickets = on;
+        self.tls.session_tickets = on;
         self
     }
 
@@ -482,7 +351,7 @@ impl ServerOptions {
     /// with mode 0600 and a warning is logged: anyone with it can read the traffic.
     /// Defaults to none.
     pub fn key_log_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.key_log = Some(path.into());
+        self.tls.key_log = Some(path.into());
         self
     }
 
@@ -498,7 +367,7 @@ impl ServerOptions {
     /// The crypto provider. Defaults to aws-lc-rs when the `aws-lc-rs` feature is on (the
     /// default), else ring.
     pub fn provider(mut self, provider: Provider) -> Self {
-        self.provider = provider;
+        self.tls.provider = provider;
         self
     }
 
@@ -506,7 +375,16 @@ impl ServerOptions {
     /// key, version, suite, group and ALPN options (which are then ignored). For advanced
     /// needs: a custom certificate resolver, client verifier, session storage, ...
     pub fn server_config(mut self, config: Arc<rustls::ServerConfig>) -> Self {
-        self.server_config = Some(config);
+        self.tls.server_config = Some(config);
+        self
+    }
+
+    /// How messages (errors at startup, `TlsClientError` fixes, refusals) name the settings
+    /// they tell you to change. Defaults to the methods of this type
+    /// (`ServerOptions::handshake_timeout`); the `tls-server` command names its flags
+    /// instead (`--handshake-timeout`). See [`setting`](crate::setting).
+    pub fn naming(mut self, naming: Naming) -> Self {
+        self.tls.naming = naming;
         self
     }
 }

@@ -33,7 +33,7 @@ impl TlsStream {
 
     /// The connection's handle and handshake facts (protocol, cipher, SNI, ...).
     pub fn socket(&self) -> TlsSocket {
-        self.conn.socket()
+        TlsSocket::of(&self.conn)
     }
 
     /// Sends close_notify after what was written; reads may continue until the peer closes.

@@ -8,8 +8,10 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use support::*;
+use tls_server::explain::Cause;
 use tls_server::rustls;
-use tls_server::{AlpnOffer, Cause, Event, Events};
+use tls_server::tls::AlpnOffer;
+use tls_server::{Event, Events};
 
 /// Handshakes offering `protocols` (and asking for `name`); returns what the client
 /// agreed to, or its error.

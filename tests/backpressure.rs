@@ -9,7 +9,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use support::*;
-use tls_server::{Event, RecvError, TlsSocket};
+use tls_server::events::RecvError;
+use tls_server::{Event, TlsSocket};
 
 const KIB: usize = 1024;
 const MIB: usize = 1024 * KIB;

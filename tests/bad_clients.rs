@@ -10,10 +10,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use support::*;
+use tls_server::explain::{Cause, Phase};
 use tls_server::rustls::pki_types::pem::PemObject;
 use tls_server::rustls::pki_types::CertificateDer;
 use tls_server::rustls::{self, ClientConnection};
-use tls_server::{Cause, Event, Events, Phase, TlsClientError, TlsVersion};
+use tls_server::{Event, Events, TlsClientError, TlsVersion};
 
 /// A short deadline for reads that must end (EOF or error) rather than hang.
 const READ_DEADLINE: Duration = Duration::from_secs(5);

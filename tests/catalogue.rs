@@ -8,9 +8,10 @@ use std::io::Write;
 use std::sync::Arc;
 
 use support::*;
+use tls_server::explain::Cause;
 use tls_server::rustls::pki_types::pem::PemObject;
 use tls_server::rustls::pki_types::CertificateDer;
-use tls_server::{rustls, Cause, Event, Events, TlsClientError, TlsVersion};
+use tls_server::{rustls, Event, Events, TlsClientError, TlsVersion};
 
 fn client_error(events: &Events) -> TlsClientError {
     wait_for(events, "tlsClientError", |e| match e {
@@ -24,7 +25,7 @@ fn client_with(
     edit: impl FnOnce(&mut rustls::crypto::CryptoProvider),
     alpn: &[&[u8]],
 ) -> Arc<rustls::ClientConfig> {
-    let mut provider = tls_server::Provider::default().crypto_provider();
+    let mut provider = tls_server::tls::Provider::default().crypto_provider();
     edit(&mut provider);
     let mut roots = rustls::RootCertStore::empty();
     roots
@@ -40,7 +41,7 @@ fn client_with(
 }
 
 fn suite_named(name: &str) -> impl Fn(&rustls::SupportedCipherSuite) -> bool + '_ {
-    move |s| tls_server::suite_name(s) == name
+    move |s| tls_server::tls::suite_name(s) == name
 }
 
 #[test]
@@ -87,7 +88,7 @@ fn disjoint_groups_name_both_lists() {
     let config = client_with(
         |p| {
             p.kx_groups
-                .retain(|g| tls_server::group_name(g.name()) == "x25519")
+                .retain(|g| tls_server::tls::group_name(g.name()) == "x25519")
         },
         &[],
     );
@@ -153,7 +154,8 @@ fn a_chain_without_its_intermediate_is_named() {
         "{e}"
     );
     assert!(
-        e.message.contains("add it after our certificate in --cert"),
+        e.message
+            .contains("add it after our certificate in ServerOptions::cert_file"),
         "{e}"
     );
 }

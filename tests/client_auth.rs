@@ -9,8 +9,9 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 
 use support::*;
+use tls_server::explain::{Cause, Phase};
 use tls_server::rustls::pki_types::ServerName;
-use tls_server::{rustls, Cause, ClientAuth, Event, Events, Phase, ServerOptions};
+use tls_server::{rustls, ClientAuth, Event, Events, ServerOptions};
 
 fn client_file(name: &str) -> std::path::PathBuf {
     certs_dir().join("client").join(name)
@@ -302,7 +303,10 @@ fn client_auth_needs_a_ca() {
     let err = tls_server::Server::bind(options().client_auth(ClientAuth::Required))
         .err()
         .expect("refused without --ca");
-    assert!(err.to_string().contains("--ca"), "{err}");
+    assert!(
+        err.to_string().contains("ServerOptions::client_ca_file"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use support::*;
+use tls_server::setting::Setting;
 use tls_server::{Error, Server, ServerOptions, TlsVersion};
 
 /// Binds and expects an error; returns its message after the checks every message must pass.
@@ -34,9 +35,18 @@ fn bind_error(options: ServerOptions) -> (Error, String) {
 fn expect_credential_error(options: ServerOptions, path: &Path, fragments: &[&str]) -> String {
     let (e, msg) = bind_error(options);
     match &e {
-        Error::Credential { path: p, problem } => {
+        Error::Credential {
+            path: p,
+            problem,
+            fix,
+        } => {
             assert_eq!(p, path, "error is about the wrong file: {msg}");
             assert!(!problem.is_empty());
+            assert!(
+                !fix.is_empty(),
+                "every credential error says what to do: {msg}"
+            );
+            assert_eq!(e.fix(), fix);
         }
         other => panic!(
             "expected Error::Credential for {}, got {other:?}",
@@ -52,16 +62,31 @@ fn expect_credential_error(options: ServerOptions, path: &Path, fragments: &[&st
     msg
 }
 
-/// Expects an option error naming `option` whose message contains every fragment.
-fn expect_option_error(options: ServerOptions, option: &str, fragments: &[&str]) -> String {
+/// Expects an error about `setting` whose message contains every fragment. The library
+/// names its own methods (`ServerOptions::cipher_suites`), never command-line flags.
+fn expect_option_error(options: ServerOptions, setting: Setting, fragments: &[&str]) -> String {
     let (e, msg) = bind_error(options);
     match &e {
-        Error::Option { option: o, .. } => assert_eq!(*o, option, "{msg}"),
-        other => panic!("expected Error::Option for {option}, got {other:?}"),
+        Error::Option {
+            setting: s,
+            name,
+            problem,
+            fix,
+        } => {
+            assert_eq!(*s, setting, "{msg}");
+            assert_eq!(*name, setting.method(), "{msg}");
+            assert!(!problem.is_empty() && !fix.is_empty(), "{msg}");
+        }
+        other => panic!("expected Error::Option for {setting:?}, got {other:?}"),
     }
     assert!(
-        msg.contains(option),
-        "the message should name {option}: {msg}"
+        msg.starts_with(setting.method()),
+        "the message should start with {}: {msg}",
+        setting.method()
+    );
+    assert!(
+        !msg.contains(" --"),
+        "a library message names no flag: {msg}"
     );
     assert_contains(&msg, fragments);
     msg
@@ -126,9 +151,9 @@ fn cert_file_missing() {
     let msg = expect_credential_error(
         opts(&missing, &cert("server.key")),
         &missing,
-        &["certificate file not found", "--cert"],
+        &["certificate file not found", "check the path"],
     );
-    assert!(!msg.contains("--key"), "{msg}");
+    assert!(!msg.contains("private key"), "{msg}");
 }
 
 #[test]
@@ -137,7 +162,7 @@ fn key_file_missing() {
     expect_credential_error(
         opts(&cert("server.crt"), &missing),
         &missing,
-        &["private key file not found", "--key"],
+        &["private key file not found", "check the path"],
     );
 }
 
@@ -475,13 +500,13 @@ fn ca_key_with_a_correctly_ordered_chain_is_not_called_wrong_order() {
 fn unknown_cipher_suite() {
     expect_option_error(
         support::options().cipher_suites(&["TLS_AES_128_GCM_SHA256", "TLS_RSA_WITH_RC4_128_MD5"]),
-        "--ciphers",
+        Setting::CipherSuites,
         &[
             "TLS_RSA_WITH_RC4_128_MD5",
             "unknown cipher suite",
             "TLS_AES_128_GCM_SHA256",
             "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
-            tls_server::Provider::default().name(),
+            tls_server::tls::Provider::default().name(),
         ],
     );
 }
@@ -491,7 +516,7 @@ fn rustls_spelling_of_tls13_suites_is_not_what_the_list_shows() {
     // The valid names listed are IANA names, never rustls's TLS13_ prefix.
     let msg = expect_option_error(
         support::options().cipher_suites(&["nope"]),
-        "--ciphers",
+        Setting::CipherSuites,
         &["TLS_AES_256_GCM_SHA384"],
     );
     assert!(!msg.contains("TLS13_"), "{msg}");
@@ -501,7 +526,7 @@ fn rustls_spelling_of_tls13_suites_is_not_what_the_list_shows() {
 fn unknown_group() {
     expect_option_error(
         support::options().kx_groups(&["x448"]),
-        "--groups",
+        Setting::KxGroups,
         &["unknown key-exchange group", "x448", "x25519", "secp256r1"],
     );
 }
@@ -510,7 +535,7 @@ fn unknown_group() {
 fn empty_version_list() {
     expect_option_error(
         support::options().versions(&[]),
-        "--tls-versions",
+        Setting::Versions,
         &["no protocol version", "1.2", "1.3"],
     );
 }
@@ -521,7 +546,7 @@ fn suites_that_do_not_fit_the_versions() {
         support::options()
             .versions(&[TlsVersion::Tls12])
             .cipher_suites(&["TLS_AES_128_GCM_SHA256"]),
-        "--ciphers",
+        Setting::CipherSuites,
         &["TLSv1.2", "TLS_ECDHE_"],
     );
 }
@@ -532,7 +557,7 @@ fn no_certificate_given() {
         ServerOptions::new()
             .key_file(cert("server.key"))
             .bind("127.0.0.1:0"),
-        "--cert",
+        Setting::Cert,
         &["no certificate"],
     );
 }
@@ -543,7 +568,7 @@ fn no_key_given() {
         ServerOptions::new()
             .cert_file(cert("server.crt"))
             .bind("127.0.0.1:0"),
-        "--key",
+        Setting::Key,
         &["no private key"],
     );
 }

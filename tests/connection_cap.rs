@@ -87,7 +87,10 @@ fn connections_over_the_cap_are_refused_until_one_closes() {
             println!("refused: {reason}");
             assert_eq!(*peer, third);
             assert!(reason.contains("maximum"), "{reason}");
-            assert!(reason.contains("--max-connections"), "{reason}");
+            assert!(
+                reason.contains("ServerOptions::max_connections 2"),
+                "{reason}"
+            );
         }
         _ => unreachable!(),
     }

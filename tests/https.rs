@@ -7,13 +7,12 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use support::process::{run, skip_unless_installed, Proc};
+use support::json::json;
+use support::process::{curl, curl_negotiated, skip_unless_installed};
 use support::{connect, Client, WAIT};
 use tls_server::https::{self, Ending, Options, Served};
 use tls_server::Server;
@@ -431,42 +430,6 @@ fn stream_read_timeout_times_out_without_breaking_the_connection() {
 // ---------------------------------------------------------------------------------------
 // curl, against the library and the command line
 
-fn curl(addr: SocketAddr, args: &[&str], paths: &[&str]) -> (bool, String, String) {
-    let port = addr.port();
-    let mut cmd = Command::new("curl");
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["--silent", "--show-error", "--max-time", "20"])
-        .args(["--cacert", "certs/ca.crt"])
-        .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
-        .args(args)
-        .args(paths.iter().map(|p| format!("https://localhost:{port}{p}")))
-        .stdin(Stdio::null());
-    let (status, p, _) = run("curl", &mut cmd);
-    (status.success(), p.stdout.text(), p.stderr.text())
-}
-
-/// `SSL connection using TLSv1.3 / TLS_AES_256_GCM_SHA384` in curl's -v output.
-fn curl_negotiated(verbose: &str) -> (String, String) {
-    let line = verbose
-        .lines()
-        .find_map(|l| l.split("SSL connection using ").nth(1))
-        .unwrap_or_else(|| panic!("no 'SSL connection using' in {verbose}"));
-    let (protocol, cipher) = line.split_once(" / ").expect("protocol / cipher");
-    (protocol.trim().into(), cipher.trim().into())
-}
-
-/// The value of `"key":` in a flat JSON text (strings and numbers).
-fn field<'a>(json: &'a str, key: &str) -> &'a str {
-    let start = json
-        .find(&format!("\"{key}\":"))
-        .unwrap_or_else(|| panic!("no {key} in {json}"))
-        + key.len()
-        + 3;
-    let rest = &json[start..];
-    let end = rest.find([',', '}']).unwrap_or(rest.len());
-    rest[..end].trim_matches('"')
-}
-
 #[test]
 fn curl_gets_the_facts_with_the_protocol_and_cipher_it_negotiated() {
     if skip_unless_installed("curl") {
@@ -476,13 +439,15 @@ fn curl_gets_the_facts_with_the_protocol_and_cipher_it_negotiated() {
     let (ok, out, err) = curl(s.addr, &["--verbose"], &["/"]);
     assert!(ok, "curl failed: {err}");
     let (protocol, cipher) = curl_negotiated(&err);
-    assert_eq!(field(&out, "protocol"), protocol, "{out}");
-    assert_eq!(field(&out, "cipher"), cipher, "{out}");
-    assert_eq!(field(&out, "servername"), "localhost", "{out}");
-    assert!(
-        out.contains(r#""request":{"method":"GET","path":"/","httpVersion":"1.1","number":1}"#),
-        "{out}"
-    );
+    let facts = json(out.trim());
+    assert_eq!(facts.str("protocol"), protocol);
+    assert_eq!(facts.str("cipher"), cipher);
+    assert_eq!(facts.str("servername"), "localhost");
+    let request = facts.obj("request");
+    assert_eq!(request.str("method"), "GET");
+    assert_eq!(request.str("path"), "/");
+    assert_eq!(request.str("httpVersion"), "1.1");
+    assert_eq!(request.num("number"), 1.0);
 }
 
 #[test]
@@ -494,100 +459,18 @@ fn curl_keep_alive_sends_two_requests_on_one_connection() {
     let (ok, out, err) = curl(s.addr, &["--http1.1", "--verbose"], &["/", "/"]);
     assert!(ok, "curl failed: {err}");
     assert!(err.contains("Re-using existing connection"), "{err}");
-    let bodies: Vec<&str> = out.lines().filter(|l| l.starts_with('{')).collect();
+    let bodies: Vec<_> = out
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(json)
+        .collect();
     assert_eq!(bodies.len(), 2, "{out}");
-    assert_eq!(field(bodies[0], "number"), "1", "{out}");
-    assert_eq!(field(bodies[1], "number"), "2", "{out}");
+    assert_eq!(bodies[0].obj("request").num("number"), 1.0, "{out}");
+    assert_eq!(bodies[1].obj("request").num("number"), 2.0, "{out}");
     assert_eq!(
-        field(bodies[0], "peer"),
-        field(bodies[1], "peer"),
+        bodies[0].str("peer"),
+        bodies[1].str("peer"),
         "one connection: {out}"
     );
     served(s.next_served(), 2, Ending::PeerClosed);
-}
-
-#[test]
-fn cli_mode_https_answers_curl_and_prints_events() {
-    if skip_unless_installed("curl") {
-        return;
-    }
-    let mut server = Proc::spawn(
-        "tls-server",
-        Command::new(env!("CARGO_BIN_EXE_tls-server"))
-            .args([
-                "serve", "--mode", "https", "--port", "0", "--events", "json",
-            ])
-            .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")))
-            .stdin(Stdio::null()),
-    );
-    let first = server.stdout.expect_line("the listening event");
-    assert!(
-        first.starts_with(r#"{"event":"listening","addr":"127.0.0.1:"#),
-        "{first}"
-    );
-    let addr: SocketAddr = field(&first, "addr").parse().unwrap();
-
-    let (ok, out, err) = curl(addr, &["--http1.1", "--verbose"], &["/", "/missing"]);
-    assert!(ok, "curl failed: {err}");
-    let (protocol, cipher) = curl_negotiated(&err);
-    assert_eq!(field(&out, "protocol"), protocol, "{out}");
-    assert_eq!(field(&out, "cipher"), cipher, "{out}");
-    // The mode offers ALPN http/1.1 (it speaks nothing else), and curl agreed.
-    assert_eq!(field(&out, "alpn"), "http/1.1", "{out}");
-    assert!(err.contains("Re-using existing connection"), "{err}");
-    assert!(
-        out.contains(r#"{"status":404,"error":"Not Found","method":"GET","path":"/missing"}"#),
-        "{out}"
-    );
-
-    // The events of the connection, as in echo mode.
-    for event in ["connection", "secureConnection", "close"] {
-        let line = server
-            .stdout
-            .wait_for(event, |l| l.starts_with(&format!(r#"{{"event":"{event}""#)));
-        if event == "secureConnection" {
-            assert_eq!(field(&line, "protocol"), protocol, "{line}");
-        }
-    }
-    // One log line per request.
-    server.stderr.wait_for("the request log line", |l| {
-        l.contains("GET / HTTP/1.1 → 200")
-    });
-    server.stderr.wait_for("the 404 log line", |l| {
-        l.contains("GET /missing HTTP/1.1 → 404")
-    });
-
-    let killed = Command::new("kill")
-        .args(["-INT", &server.pid().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = server.wait_exit();
-    assert_eq!(status.code(), Some(0), "stderr: {}", server.stderr.text());
-    assert_eq!(
-        server.stdout.seen.last().map(String::as_str),
-        Some(r#"{"event":"closed"}"#)
-    );
-}
-
-/// `--mode https` speaks HTTP/1.1 only: offering h2 by ALPN is refused at startup.
-#[test]
-fn cli_mode_https_refuses_alpn_it_cannot_speak() {
-    let out = Command::new(env!("CARGO_BIN_EXE_tls-server"))
-        .args([
-            "serve",
-            "--mode",
-            "https",
-            "--port",
-            "0",
-            "--alpn",
-            "h2,http/1.1",
-        ])
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("HTTP/1.1 only") && err.contains("h2"), "{err}");
 }

@@ -12,7 +12,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Instant;
 
 use support::*;
-use tls_server::{Cause, Event, Events, ServerHandle};
+use tls_server::explain::Cause;
+use tls_server::{Event, Events, ServerHandle};
 
 /// One full connection: handshake, a 1-byte echo, close_notify both ways, `Close`.
 fn one_connection(events: &Events, addr: SocketAddr, n: usize) {

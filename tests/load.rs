@@ -137,7 +137,10 @@ fn two_hundred_clients_echo_one_mib_each() {
     });
     drop(server);
     // Everything that could send an event is gone with the server.
-    assert_eq!(events.try_recv().err(), Some(tls_server::RecvError::Closed));
+    assert_eq!(
+        events.try_recv().err(),
+        Some(tls_server::events::RecvError::Closed)
+    );
     eprintln!(
         "load: {CLIENTS} clients × {} KiB echoed in {:.2?} ({:.2?} with shutdown); \
          back-pressure: {pauses} pauses, {drains} drains",

@@ -7,18 +7,16 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use support::process::run;
 use support::{cert, options, start, WAIT};
-use tls_server::{
-    probe, Cause, ClientAuth, Event, Outcome, ProbeOptions, ProbeReport, Server, ServerOptions,
-    Status, TlsClientError, TlsVersion,
-};
+use tls_server::check::Status;
+use tls_server::explain::Cause;
+use tls_server::probe::{probe, Options, Outcome, Report};
+use tls_server::{ClientAuth, Event, Server, ServerOptions, TlsClientError, TlsVersion};
 
 fn check_fixture(name: &str) -> PathBuf {
     cert("check").join(name)
@@ -118,11 +116,11 @@ impl Drop for Served {
 }
 
 /// Probe options that trust the demo CA (explicitly: not relying on the working directory).
-fn demo(target: &str) -> ProbeOptions {
-    ProbeOptions::new(target).ca_file(cert("ca.crt"))
+fn demo(target: &str) -> Options {
+    Options::new(target).ca_file(cert("ca.crt"))
 }
 
-fn run_probe(options: &ProbeOptions) -> ProbeReport {
+fn run_probe(options: &Options) -> Report {
     let report = probe(options).expect("the probe's own configuration is fine");
     println!("{report}");
     assert!(!report.message.is_empty(), "{report:?}");
@@ -213,7 +211,7 @@ fn tls12_only_server() {
             .contains("the server accepts none of the protocol versions we offered (TLSv1.3)"),
         "{report}"
     );
-    assert!(report.fix.contains("--tls1.3"), "{report}");
+    assert!(report.fix.contains("probe::Options::versions"), "{report}");
     assert!(
         report.chain.is_empty(),
         "no certificate before the version: {report:?}"
@@ -244,7 +242,7 @@ fn alpn_agreed_and_refused() {
             .contains("the server speaks none of the ALPN protocols we offered (http/1.1)"),
         "{report}"
     );
-    assert!(report.fix.contains("--alpn"), "{report}");
+    assert!(report.fix.contains("probe::Options::alpn"), "{report}");
     served.expect_failure(Cause::AlpnMismatch);
 }
 
@@ -255,7 +253,7 @@ fn alpn_agreed_and_refused() {
 fn unrelated_ca_fails_verification_with_the_chain_shown() {
     let served = Served::new(options());
     let root = check_fixture("root.crt");
-    let report = run_probe(&ProbeOptions::new(served.target()).ca_file(&root));
+    let report = run_probe(&Options::new(served.target()).ca_file(&root));
     assert_eq!(report.outcome, Outcome::CertificateRejected, "{report}");
     assert!(!report.passed());
     assert!(
@@ -265,7 +263,7 @@ fn unrelated_ca_fails_verification_with_the_chain_shown() {
         )),
         "{report}"
     );
-    assert!(report.fix.contains("--ca"), "{report}");
+    assert!(report.fix.contains("probe::Options::ca_file"), "{report}");
     // The chain is still shown: the recording verifier saw it before refusing it.
     assert_eq!(report.chain.len(), 1, "{report:?}");
     assert_eq!(report.chain[0].issuer_line, "CN=tls-server demo CA");
@@ -322,7 +320,10 @@ fn client_certificate_required_but_not_sent() {
         report.message.contains("CN=tls-server check root CA"),
         "the CA it asked for: {report}"
     );
-    assert!(report.fix.contains("--cert and --key"), "{report}");
+    assert!(
+        report.fix.contains("probe::Options::client_cert"),
+        "{report}"
+    );
     assert_eq!(
         report.client_cert_requested.as_deref(),
         Some(&["CN=tls-server check root CA".to_string()][..])
@@ -443,60 +444,6 @@ fn silent_server_times_out() {
 
 #[test]
 fn bad_target_is_our_error() {
-    let e = probe(&ProbeOptions::new("localhost"))
-        .unwrap_err()
-        .to_string();
+    let e = probe(&Options::new("localhost")).unwrap_err().to_string();
     assert!(e.contains("is not HOST:PORT"), "{e}");
-}
-
-// ---------------------------------------------------------------------------------------
-// The command line
-
-fn tls_server(args: &[&str]) -> (i32, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tls-server"));
-    cmd.args(args)
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")))
-        .stdin(Stdio::null());
-    let (status, p, _) = run("tls-server probe", &mut cmd);
-    (
-        status.code().expect("an exit status"),
-        p.stdout.text(),
-        p.stderr.text(),
-    )
-}
-
-#[test]
-fn command_line_prints_and_exits_0_or_1() {
-    let served = Served::new(options());
-    let target = served.target();
-    // certs/ca.crt is the default trust in the crate root.
-    let (code, out, err) = tls_server(&["probe", &target]);
-    assert_eq!(code, 0, "{out}{err}");
-    for f in [
-        "trusting certs/ca.crt (the default: no --ca given)",
-        "protocol      TLSv1.3",
-        "#1 CN=localhost → CN=tls-server demo CA",
-        "verification  OK:",
-        "host name     OK: 127.0.0.1 is covered by IP Address:127.0.0.1",
-        "OK verified TLSv1.3 handshake",
-    ] {
-        assert!(out.contains(f), "expected {f:?} in:\n{out}");
-    }
-
-    let (code, out, _) = tls_server(&["probe", &target, "--ca", "certs/check/root.crt", "--json"]);
-    assert_eq!(code, 1, "{out}");
-    assert_eq!(out.lines().count(), 1, "{out}");
-    for f in [
-        r#""outcome":"certificate-rejected""#,
-        r#""passed":false"#,
-        r#""protocol":"TLSv1.3""#,
-        r#""chain":[{"subject":"CN=localhost","issuer":"CN=tls-server demo CA""#,
-        r#""verification":{"status":"error""#,
-    ] {
-        assert!(out.contains(f), "expected {f} in {out}");
-    }
-
-    let (code, _, err) = tls_server(&["probe"]);
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("probe needs HOST:PORT"), "{err}");
 }

@@ -6,9 +6,10 @@ mod support;
 use std::sync::Arc;
 
 use support::*;
+use tls_server::explain::Cause;
 use tls_server::rustls::pki_types::pem::PemObject;
 use tls_server::rustls::pki_types::{CertificateDer, ServerName};
-use tls_server::{rustls, Cause, Event};
+use tls_server::{rustls, Event};
 
 fn refused_with_name(name: &str, config: Arc<rustls::ClientConfig>) -> tls_server::TlsClientError {
     let (_server, events, addr) = start(options());

@@ -4,12 +4,9 @@
 
 mod support;
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-
-use support::process::{installed, Proc};
 use support::*;
-use tls_server::{Event, SecureContext, ServerOptions};
+use tls_server::tls::SecureContext;
+use tls_server::{Event, ServerOptions};
 
 fn with_pair(cert: &str, key: &str) -> ServerOptions {
     ServerOptions::new()
@@ -130,73 +127,4 @@ fn names_added_at_run_time_survive_a_reload_and_sessions_still_resume() {
         Some(tls_server::rustls::HandshakeKind::Resumed),
         "the ticket from before the reload still resumes"
     );
-}
-
-fn copy(from: &str, to: &Path) {
-    std::fs::copy(cert(from), to).unwrap();
-}
-
-/// SIGHUP makes the CLI reload the same files; a broken file keeps the old certificate.
-#[test]
-fn sighup_reloads_the_cli_and_a_broken_file_keeps_the_old_certificate() {
-    if !installed("kill") {
-        eprintln!("skipped: no kill command");
-        return;
-    }
-    let dir = std::env::temp_dir().join(format!("tls-server-reload-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (crt, key): (PathBuf, PathBuf) = (dir.join("server.crt"), dir.join("server.key"));
-    copy("server.crt", &crt);
-    copy("server.key", &key);
-    let mut server = Proc::spawn(
-        "tls-server",
-        std::process::Command::new(env!("CARGO_BIN_EXE_tls-server"))
-            .args(["serve", "--port", "0", "--events", "json", "--cert"])
-            .arg(&crt)
-            .arg("--key")
-            .arg(&key)
-            .current_dir(env!("CARGO_MANIFEST_DIR")),
-    );
-    let listening = server
-        .stdout
-        .wait_for("listening", |l| l.contains("\"listening\""));
-    let addr: SocketAddr = listening
-        .split("\"addr\":\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no address in {listening}"));
-    let before = connect(addr);
-    assert_eq!(leaf_seen(&before), leaf_der("server.crt"));
-
-    let hup = |pid: u32| {
-        let ok = std::process::Command::new("kill")
-            .args(["-HUP", &pid.to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill -HUP");
-    };
-    copy("sni/next.crt", &crt);
-    copy("sni/next.key", &key);
-    hup(server.pid());
-    let line = server
-        .stdout
-        .wait_for("reloaded", |l| l.contains("\"event\":\"reloaded\""));
-    let next = SecureContext::from_files(cert("sni/next.crt"), cert("sni/next.key")).unwrap();
-    assert!(line.contains(&next.certificate().fingerprint256), "{line}");
-    assert_eq!(leaf_seen(&connect(addr)), leaf_der("sni/next.crt"));
-
-    std::fs::write(&crt, b"not a certificate\n").unwrap();
-    hup(server.pid());
-    let line = server
-        .stdout
-        .wait_for("reloadFailed", |l| l.contains("\"event\":\"reloadFailed\""));
-    assert!(line.contains("server.crt"), "{line}");
-    server
-        .stderr
-        .wait_for("the refusal logged", |l| l.contains("reload refused"));
-    assert_eq!(leaf_seen(&connect(addr)), leaf_der("sni/next.crt"));
-    drop(before);
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -9,7 +9,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use support::*;
-use tls_server::{Event, Events, RecvError};
+use tls_server::events::RecvError;
+use tls_server::{Event, Events};
 
 /// Reads until the server closes. `Ok` only if it sent close_notify: rustls reports a TCP
 /// close without it as `UnexpectedEof`.

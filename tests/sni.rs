@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use support::process::{installed, run};
 use support::*;
-use tls_server::{Cause, Event, Events, SecureContext, Server, ServerOptions, SniFallback};
+use tls_server::explain::Cause;
+use tls_server::tls::{SecureContext, SniFallback};
+use tls_server::{Event, Events, Server, ServerOptions};
 
 fn sni(file: &str) -> std::path::PathBuf {
     cert(&format!("sni/{file}"))
@@ -112,7 +114,11 @@ fn refuse_policy_sends_unrecognized_name_and_explains_with_our_names() {
     ] {
         assert!(error.message.contains(part), "{part} in {}", error.message);
     }
-    assert!(error.fix.contains("--sni unknown.test="), "{}", error.fix);
+    assert!(
+        error.fix.contains("ServerOptions::sni unknown.test"),
+        "{}",
+        error.fix
+    );
 
     // No name at all is refused too, and said so.
     let e = served_leaf(addr, None).unwrap_err().to_string();
@@ -155,7 +161,7 @@ fn refusing_everyone_needs_no_default_certificate() {
         .err()
         .expect("no default")
         .to_string();
-    assert!(e.contains("--sni-fallback refuse"), "{e}");
+    assert!(e.contains("ServerOptions::sni_fallback refuse"), "{e}");
     let (_server, _events, addr) = serve_echo_streams(options.sni_fallback(SniFallback::Refuse));
     assert!(served_leaf(addr, Some("a.example.test")).is_ok());
     assert!(served_leaf(addr, None).is_err());
@@ -187,7 +193,7 @@ fn entries_are_checked_when_added_not_when_a_client_arrives() {
         .err()
         .expect("IP refused")
         .to_string();
-    assert!(e.contains("--sni"), "{e}");
+    assert!(e.contains("ServerOptions::sni"), "{e}");
     // At run time too.
     let (server, _events, _addr) = serve_echo_streams(options());
     let ctx = SecureContext::from_files(sni("b.crt"), sni("b.key")).unwrap();

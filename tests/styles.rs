@@ -11,7 +11,8 @@ use std::thread;
 
 use support::*;
 use tls_server::rustls;
-use tls_server::{cipher_suite_name, Event, Handler, Handlers, Server, TlsSocket, TlsStream};
+use tls_server::tls::cipher_suite_name;
+use tls_server::{Event, Handler, Handlers, Server, TlsSocket, TlsStream};
 
 /// Echoes `total` bytes of `pattern(total, seed)` in round trips of `chunk` bytes, checks
 /// every byte, then closes with close_notify and expects the server's close_notify back.
@@ -440,7 +441,7 @@ fn every_receiver_blocked_in_recv_wakes_up_on_shutdown() {
     }
     assert_eq!(
         events.try_recv().unwrap_err(),
-        tls_server::RecvError::Closed
+        tls_server::events::RecvError::Closed
     );
     server.wait();
 }

@@ -5,7 +5,8 @@ mod support;
 use std::process::{Command, Stdio};
 
 use support::*;
-use tls_server::{rustls, Cause, Event, TlsVersion};
+use tls_server::explain::Cause;
+use tls_server::{rustls, Event, TlsVersion};
 
 fn trace_then(events: &tls_server::Events) -> (Vec<String>, Event) {
     let steps = wait_for(events, "trace", |e| match e {

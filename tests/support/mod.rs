@@ -3,6 +3,7 @@
 //! timeout (never sleeping).
 #![allow(dead_code)]
 
+pub mod json;
 pub mod process;
 
 use std::io::{Read, Write};
@@ -19,8 +20,20 @@ use tls_server::{Event, Events, Server, ServerOptions};
 /// How long any single wait in a test may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(20);
 
+/// The repository: the library's tests run in it, the command line's one below (cli/).
+pub fn repo_root() -> PathBuf {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    if here.join("certs").is_dir() {
+        here
+    } else {
+        here.parent()
+            .expect("cli/ is inside the repository")
+            .to_path_buf()
+    }
+}
+
 pub fn certs_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("certs")
+    repo_root().join("certs")
 }
 
 pub fn cert(name: &str) -> PathBuf {
@@ -93,7 +106,7 @@ pub fn collect_until(
 }
 
 pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(tls_server::Provider::default().crypto_provider())
+    Arc::new(tls_server::tls::Provider::default().crypto_provider())
 }
 
 /// A client config that trusts the demo CA, with the given versions.

@@ -186,3 +186,105 @@ pub fn skip_unless_installed(tool: &str) -> bool {
     eprintln!("skipped: {tool} not installed");
     true
 }
+
+/// The `tls-server` binary. Only the command line's tests (cli/tests) may run it: cargo
+/// builds it for them, and tells them where it is.
+pub fn tls_server_bin() -> &'static str {
+    match option_env!("CARGO_BIN_EXE_tls-server") {
+        Some(path) => path,
+        None => {
+            panic!("the tls-server binary is known only to the command line's tests (cli/tests)")
+        }
+    }
+}
+
+/// `tls-server ARGS`, run in the repository (so `certs/` and the messages' short paths
+/// work), stdin closed.
+pub fn tls_server(args: &[&str]) -> Command {
+    let mut cmd = Command::new(tls_server_bin());
+    cmd.args(args)
+        .current_dir(super::repo_root())
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// What one run of the binary printed, and its exit status.
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    pub fn exit(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "exit status\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// Runs `tls-server ARGS` to completion (at most [`WAIT`]).
+pub fn run_tls_server(args: &[&str]) -> Out {
+    let (status, p, _) = run("tls-server", &mut tls_server(args));
+    Out {
+        code: status.code().expect("an exit status, not a signal"),
+        stdout: p.stdout.text(),
+        stderr: p.stderr.text(),
+    }
+}
+
+/// `tls-server serve --port 0 --events json ARGS`, up to its `listening` line: the process
+/// and the address it listens on.
+pub fn start_serve(args: &[&str]) -> (Proc, std::net::SocketAddr) {
+    let mut all = vec!["serve", "--port", "0", "--events", "json"];
+    all.extend_from_slice(args);
+    let mut server = Proc::spawn("tls-server", &mut tls_server(&all));
+    let first = server.stdout.expect_line("the listening event");
+    let listening = super::json::json(&first);
+    assert_eq!(listening.event(), "listening", "{first}");
+    let addr: std::net::SocketAddr = listening
+        .str("addr")
+        .parse()
+        .unwrap_or_else(|e| panic!("bad addr in {first}: {e}"));
+    assert_ne!(addr.port(), 0, "a real port: {first}");
+    (server, addr)
+}
+
+/// Sends `signal` (`INT`, `TERM`, `HUP`, ...) to `pid` with the `kill` command.
+pub fn send_signal(signal: &str, pid: u32) {
+    let sent = Command::new("kill")
+        .args([format!("-{signal}"), pid.to_string()])
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run kill: {e}"));
+    assert!(sent.success(), "kill -{signal} {pid}");
+}
+
+/// curl against `https://localhost:PORT{path}` for each path, trusting the demo CA:
+/// (success, stdout, stderr).
+pub fn curl(addr: std::net::SocketAddr, args: &[&str], paths: &[&str]) -> (bool, String, String) {
+    let port = addr.port();
+    let mut cmd = Command::new("curl");
+    cmd.current_dir(super::repo_root())
+        .args(["--silent", "--show-error", "--max-time", "20"])
+        .args(["--cacert", "certs/ca.crt"])
+        .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
+        .args(args)
+        .args(paths.iter().map(|p| format!("https://localhost:{port}{p}")))
+        .stdin(Stdio::null());
+    let (status, p, _) = run("curl", &mut cmd);
+    (status.success(), p.stdout.text(), p.stderr.text())
+}
+
+/// What curl negotiated, from `SSL connection using TLSv1.3 / TLS_AES_256_GCM_SHA384` in
+/// its --verbose output: (protocol, cipher).
+pub fn curl_negotiated(verbose: &str) -> (String, String) {
+    let line = verbose
+        .lines()
+        .find_map(|l| l.split("SSL connection using ").nth(1))
+        .unwrap_or_else(|| panic!("no 'SSL connection using' in {verbose}"));
+    let (protocol, cipher) = line.split_once(" / ").expect("protocol / cipher");
+    (protocol.trim().into(), cipher.trim().into())
+}

@@ -1,0 +1,457 @@
+//! `tls-server serve`: the server on the command line — the options, the preflight check,
+//! echo or HTTPS mode, JSON event lines, and the signals that reload or stop it.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use lexopt::prelude::*;
+use log::LevelFilter;
+use tls_server::check::{self, Status};
+use tls_server::https;
+use tls_server::tls::{Provider, SniFallback};
+use tls_server::{ClientAuth, Event, Server, ServerOptions, TlsStream, TlsVersion};
+
+use crate::flags;
+
+/// The demo certificates, relative to the working directory: what `make run` serves.
+const DEMO_CERT: &str = "certs/server.crt";
+const DEMO_KEY: &str = "certs/server.key";
+const DEMO_CA: &str = "certs/ca.crt";
+
+pub(crate) const HELP: &str = "\
+SERVE OPTIONS (defaults in brackets):
+    --bind ADDR               address to listen on [127.0.0.1:8000]; port 0 picks a free one
+    --port N                  shorthand: keep the --bind host, use port N
+    --cert FILE               certificate chain, PEM, leaf first [certs/server.crt]
+    --key FILE                private key, PEM, unencrypted [certs/server.key]
+    --tls-versions LIST       accepted versions, e.g. 1.3 or 1.2,1.3 [1.2,1.3]
+    --ciphers LIST            cipher suites by IANA name, comma-separated [provider's list]
+    --groups LIST             key-exchange groups by IANA name [provider's list]
+    --alpn LIST               ALPN protocols, e.g. h2,http/1.1 [none]
+    --sni NAME=CERT,KEY       serve CERT/KEY to clients asking for NAME (a host name or
+                              *.example.test); repeatable; --cert/--key stay the default
+    --sni-fallback POLICY     clients with no name or an unknown one: default (serve
+                              --cert), refuse-unknown, or refuse [default]
+    --session-cache N         sessions remembered for resumption; 0 turns it off [256]
+    --no-tickets              do not issue session tickets
+    --ticket-keys FILE        session-ticket keys shared by several instances, one per
+                              line (`openssl rand -hex 32`); first encrypts, all decrypt
+    --client-auth MODE        off, optional, required or inspect (see README) [off]
+    --ca FILE                 CA certificates for client certificates (repeatable)
+    --crl FILE                certificate revocation lists, PEM (repeatable)
+    --handshake-timeout SECS  absolute handshake deadline [10]
+    --max-connections N       connection cap; excess connections are refused [1024]
+    --grace SECS              on Ctrl-C, time for connections to close [5]
+    --provider NAME           crypto provider: aws-lc-rs or ring [aws-lc-rs if built in]
+    --trace                   log each handshake step by step (and a \"trace\" JSON event)
+    --no-check                start even if `tls-server check` finds errors in --cert/--key
+    --keylog FILE             append TLS secrets for Wireshark (also: SSLKEYLOGFILE) [none]
+    --mode echo|https         echo: send every byte back; https: answer HTTP/1.1 requests,
+                              GET / with this connection's TLS facts as JSON [echo]
+    --events json|none        print one JSON object per event on stdout [none]
+                              SIGHUP reloads --cert/--key/--ca/--crl/--sni/--ticket-keys:
+                              checked first; on error the old ones stay
+    --log-level LEVEL         error, warn, info, debug or trace (logs go to stderr) [info]
+";
+
+/// Everything `serve` was told.
+struct Serve {
+    options: ServerOptions,
+    /// The preflight `tls-server check` runs on the same files (the default pair, then each
+    /// `--sni` pair), unless `--no-check`.
+    preflight: Vec<check::Options>,
+    events_json: bool,
+    /// `--mode https`: the stream style with `https::serve` instead of echo.
+    https: bool,
+    log_level: LevelFilter,
+}
+
+pub(crate) fn run(parser: &mut lexopt::Parser) -> Result<(), Box<dyn std::error::Error>> {
+    serve(parse(parser)?)
+}
+
+fn parse(parser: &mut lexopt::Parser) -> Result<Serve, Box<dyn std::error::Error>> {
+    let mut options = ServerOptions::new()
+        .naming(flags::naming())
+        .cert_file(DEMO_CERT)
+        .key_file(DEMO_KEY);
+    let mut bind = String::from("127.0.0.1:8000");
+    let mut port: Option<u16> = None;
+    let mut events_json = false;
+    let mut https = false;
+    let mut alpn: Option<Vec<String>> = None;
+    let mut sni_checks: Vec<check::Options> = Vec::new();
+    let mut log_level = LevelFilter::Info;
+    let mut cert_path: Option<PathBuf> = None;
+    let mut key_path: Option<PathBuf> = None;
+    let mut check_first = true;
+    // The SSLKEYLOGFILE convention (curl, browsers, OpenSSL's s_client -keylogfile).
+    let mut keylog: Option<PathBuf> = std::env::var_os("SSLKEYLOGFILE")
+        .filter(|v| !v.is_empty())
+        .map(Into::into);
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("bind") => bind = parser.value()?.string()?,
+            Long("port") => port = Some(parser.value()?.parse()?),
+            Long("cert") => cert_path = Some(parser.value()?.into()),
+            Long("key") => key_path = Some(parser.value()?.into()),
+            Long("no-check") => check_first = false,
+            Long("tls-versions") => {
+                let list = parser.value()?.string()?;
+                let versions = split(&list)
+                    .map(|v| {
+                        TlsVersion::parse(v).ok_or_else(|| {
+                            format!(
+                                "--tls-versions: unknown version {v:?} — use 1.2, 1.3 or 1.2,1.3"
+                            )
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                options = options.versions(&versions);
+            }
+            Long("ciphers") => {
+                let list = parser.value()?.string()?;
+                options = options.cipher_suites(&split(&list).collect::<Vec<_>>());
+            }
+            Long("groups") => {
+                let list = parser.value()?.string()?;
+                options = options.kx_groups(&split(&list).collect::<Vec<_>>());
+            }
+            Long("alpn") => {
+                let list = parser.value()?.string()?;
+                let protocols: Vec<String> = split(&list).map(str::to_string).collect();
+                options = options.alpn(&protocols);
+                alpn = Some(protocols);
+            }
+            Long("client-auth") => {
+                let mode = parser.value()?.string()?;
+                options = options.client_auth(ClientAuth::parse(&mode).ok_or_else(|| {
+                    format!("--client-auth: {mode:?} — use off, optional, required or inspect")
+                })?);
+            }
+            Long("ca") => options = options.client_ca_file(parser.value()?),
+            Long("sni") => {
+                let spec = parser.value()?.string()?;
+                let parsed = spec.split_once('=').and_then(|(name, files)| {
+                    let (cert, key) = files.split_once(',')?;
+                    Some((name.trim(), cert.trim(), key.trim()))
+                });
+                match parsed {
+                    Some((name, cert, key))
+                        if !name.is_empty() && !cert.is_empty() && !key.is_empty() =>
+                    {
+                        let mut check = check::Options::new(cert, key).naming(flags::naming());
+                        // The demo certificates (certs/sni/) are issued by certs/ca.crt.
+                        if cert.starts_with("certs/") && Path::new(DEMO_CA).is_file() {
+                            check = check.ca_file(DEMO_CA);
+                        }
+                        sni_checks.push(match name.starts_with("*.") {
+                            true => check,
+                            false => check.host(name),
+                        });
+                        options = options.sni(name, cert, key)
+                    }
+                    _ => {
+                        return Err(format!(
+                            "--sni {spec:?}: expected NAME=CERT,KEY, e.g. --sni a.example.test=certs/sni/a.crt,certs/sni/a.key"
+                        )
+                        .into())
+                    }
+                }
+            }
+            Long("sni-fallback") => {
+                let policy = parser.value()?.string()?;
+                options = options.sni_fallback(SniFallback::parse(&policy).ok_or_else(|| {
+                    format!("--sni-fallback: {policy:?} — use default, refuse-unknown or refuse")
+                })?);
+            }
+            Long("session-cache") => options = options.session_cache_size(parser.value()?.parse()?),
+            Long("no-tickets") => options = options.session_tickets(false),
+            Long("ticket-keys") => options = options.ticket_keys_file(parser.value()?),
+            Long("keylog") => keylog = Some(parser.value()?.into()),
+            Long("trace") => options = options.trace(true),
+            Long("crl") => options = options.crl_file(parser.value()?),
+            Long("handshake-timeout") => {
+                options = options.handshake_timeout(seconds(parser.value()?.string()?)?)
+            }
+            Long("max-connections") => options = options.max_connections(parser.value()?.parse()?),
+            Long("grace") => options = options.grace_period(seconds(parser.value()?.string()?)?),
+            Long("provider") => {
+                let name = parser.value()?.string()?;
+                let provider = Provider::parse(&name).ok_or_else(|| {
+                    format!(
+                        "--provider: {name:?} is not built in — this binary has {}",
+                        Provider::default().name()
+                    )
+                })?;
+                options = options.provider(provider);
+            }
+            Long("events") => {
+                events_json = match parser.value()?.string()?.as_str() {
+                    "json" => true,
+                    "none" => false,
+                    other => return Err(format!("--events: {other:?} — use json or none").into()),
+                }
+            }
+            Long("mode") => {
+                https = match parser.value()?.string()?.as_str() {
+                    "https" => true,
+                    "echo" => false,
+                    other => return Err(format!("--mode: {other:?} — use echo or https").into()),
+                }
+            }
+            Long("log-level") => {
+                let level = parser.value()?.string()?;
+                log_level = level.parse().map_err(|_| {
+                    format!("--log-level: {level:?} — use error, warn, info, debug or trace")
+                })?;
+            }
+            Long("help") | Short('h') => {
+                print!("{}{HELP}", crate::HELP);
+                std::process::exit(0);
+            }
+            other => return Err(format!("{} — see `tls-server --help`", other.unexpected()).into()),
+        }
+    }
+    if let Some(port) = port {
+        let host = match bind.rsplit_once(':') {
+            Some((host, _)) => host.to_string(),
+            None => bind.clone(),
+        };
+        bind = format!("{host}:{port}");
+    }
+    if let Some(path) = keylog {
+        options = options.key_log_file(path);
+    }
+    let mut preflight = check::Options::new(
+        cert_path.clone().unwrap_or_else(|| DEMO_CERT.into()),
+        key_path.clone().unwrap_or_else(|| DEMO_KEY.into()),
+    )
+    .naming(flags::naming());
+    match cert_path {
+        Some(path) => options = options.cert_file(path),
+        // The demo certificate's CA is certs/ca.crt: with it the preflight checks the chain
+        // instead of warning about an unknown issuer.
+        None if Path::new(DEMO_CA).is_file() => preflight = preflight.ca_file(DEMO_CA),
+        None => {}
+    }
+    if let Some(path) = key_path {
+        options = options.key_file(path);
+    }
+    if https {
+        // The responder speaks HTTP/1.1 only: say so by ALPN, so that clients able to do
+        // HTTP/2 (curl, browsers) do not try it.
+        match &alpn {
+            None => options = options.alpn(&["http/1.1"]),
+            Some(list) if list.iter().all(|p| p == "http/1.1" || p == "http/1.0") => {}
+            Some(list) => {
+                return Err(format!(
+                    "--alpn {}: --mode https speaks HTTP/1.1 only, so a client that agreed on {} could not talk to it — use --alpn http/1.1 (the default in this mode)",
+                    list.join(","),
+                    list.iter()
+                        .find(|p| *p != "http/1.1" && *p != "http/1.0")
+                        .map(String::as_str)
+                        .unwrap_or("another protocol")
+                )
+                .into())
+            }
+        }
+    }
+    Ok(Serve {
+        preflight: match check_first {
+            true => std::iter::once(preflight).chain(sni_checks).collect(),
+            false => Vec::new(),
+        },
+        options: options.bind(bind),
+        events_json,
+        https,
+        log_level,
+    })
+}
+
+fn split(list: &str) -> impl Iterator<Item = &str> {
+    list.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn seconds(s: String) -> Result<Duration, String> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| format!("{s:?} is not a number of seconds"))
+}
+
+fn serve(cfg: Serve) -> Result<(), Box<dyn std::error::Error>> {
+    simple_logger::SimpleLogger::new()
+        .with_level(LevelFilter::Warn)
+        .with_module_level("tls_server", cfg.log_level)
+        .init()?;
+    for preflight in &cfg.preflight {
+        run_preflight(preflight)?;
+    }
+    let server = if cfg.https {
+        Server::bind_streams(cfg.options.clone(), https_connection)?
+    } else {
+        Server::bind(cfg.options.clone())?
+    };
+    reload_on_sighup(&server, cfg.options.clone())?;
+    let handle = server.handle();
+    let pressed = std::sync::atomic::AtomicBool::new(false);
+    ctrlc::set_handler(move || {
+        if pressed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            log::warn!("second Ctrl-C: exiting without waiting for connections");
+            std::process::exit(130);
+        }
+        log::info!("Ctrl-C: closing connections (press again to exit at once)");
+        handle.shutdown();
+    })?;
+    if cfg.https {
+        log::info!("https mode: GET / answers this connection's TLS facts as JSON; Ctrl-C stops");
+    } else {
+        log::info!(
+            "echo mode: every byte received on a secure connection is sent back; Ctrl-C stops"
+        );
+    }
+    let out = Arc::new(Mutex::new(std::io::stdout()));
+    let events = server.events();
+    if cfg.https && cfg.events_json {
+        // The stream style queues events only once events() is called: `listening` came
+        // before, so print it here (no client can know the port before this line).
+        let addr = server.local_addr();
+        let _ = writeln!(
+            out.lock().unwrap_or_else(|e| e.into_inner()),
+            "{}",
+            Event::Listening { addr }.to_json()
+        );
+    }
+    while let Ok(event) = events.recv() {
+        if cfg.events_json {
+            let line = event.to_json();
+            let mut out = out.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = writeln!(out, "{line}");
+            let _ = out.flush();
+        }
+        echo(&event);
+        if matches!(event, Event::Closed) {
+            break;
+        }
+    }
+    server.wait();
+    Ok(())
+}
+
+/// SIGHUP reloads the same files (Node's `setSecureContext`): `ServerHandle::reload`
+/// checks them first and keeps the old ones on error; both outcomes are logged and sent as
+/// events (`reloaded` / `reloadFailed` in `--events json`).
+fn reload_on_sighup(
+    server: &Server,
+    options: ServerOptions,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGHUP])?;
+    let handle = server.handle();
+    std::thread::Builder::new()
+        .name("tls-server-sighup".into())
+        .spawn(move || {
+            for _ in signals.forever() {
+                log::info!("SIGHUP: reloading certificates and keys");
+                // The outcome is logged and sent as an event by `reload` itself.
+                let _ = handle.reload(&options);
+            }
+        })?;
+    Ok(())
+}
+
+/// `tls-server check` on the certificate and key before serving: errors stop the server
+/// (each on a line of its own), warnings are logged.
+fn run_preflight(options: &check::Options) -> Result<(), Box<dyn std::error::Error>> {
+    let report = check::check(options);
+    for c in &report.checks {
+        if c.status == Status::Warn {
+            log::warn!("preflight {}: {} — {}", c.check, c.located(), c.fix);
+        }
+    }
+    let errors: Vec<String> = report
+        .problems()
+        .map(|c| {
+            if c.fix.is_empty() {
+                c.located()
+            } else {
+                format!("{} — {}", c.located(), c.fix)
+            }
+        })
+        .collect();
+    if errors.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "{}\n(`tls-server check` found {} problem{} with the certificate and key; `serve --no-check` starts anyway)",
+        errors.join("\nerror: "),
+        errors.len(),
+        if errors.len() == 1 { "" } else { "s" }
+    )
+    .into())
+}
+
+/// Node's classic echo example: send every byte back; pause reading while the peer is slow
+/// to take our output (Node's `pipe()` back-pressure).
+fn echo(event: &Event) {
+    match event {
+        Event::Data { socket, data } if !socket.write(data) => socket.pause(),
+        Event::Drain(socket) => socket.resume(),
+        Event::End { socket, clean, .. } => log::info!(
+            "#{} {} ended{}",
+            socket.id(),
+            socket.remote_addr(),
+            if *clean {
+                ""
+            } else {
+                " (TCP closed without close_notify)"
+            }
+        ),
+        Event::Close { socket, had_error } => log::info!(
+            "#{} {} closed{}",
+            socket.id(),
+            socket.remote_addr(),
+            if *had_error { " after an error" } else { "" }
+        ),
+        _ => {}
+    }
+}
+
+/// `--mode https`: HTTP/1.1 on one connection, answered by [`https::facts`], one log line
+/// per request.
+fn https_connection(mut stream: TlsStream) {
+    let socket = stream.socket();
+    let served = https::serve(&mut stream, |request| {
+        let response = https::facts(socket.info(), request);
+        log::info!(
+            "#{} {} {} {} HTTP/{} → {} ({} B)",
+            socket.id(),
+            socket.remote_addr(),
+            request.method,
+            request.target,
+            request.http_version(),
+            response.status,
+            response.body.len()
+        );
+        response
+    });
+    match served {
+        Ok(s) if matches!(s.ending, https::Ending::Refused(_)) => log::info!(
+            "#{} {} HTTP: a malformed or refused request was answered with {:?}; closed",
+            socket.id(),
+            socket.remote_addr(),
+            s.ending
+        ),
+        Ok(s) => log::debug!(
+            "#{} {} HTTP: {} request(s), then {:?}",
+            socket.id(),
+            socket.remote_addr(),
+            s.requests,
+            s.ending
+        ),
+        Err(e) => log::debug!("#{} {} HTTP: {e}", socket.id(), socket.remote_addr()),
+    }
+}

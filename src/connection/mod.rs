@@ -1,0 +1,197 @@
+//! One secure connection after its handshake: the rustls state behind a mutex, shared by
+//! the thread that reads (the connection's pool thread), the threads that write (any
+//! handler, through a `TlsSocket`), and a writer thread started only when the peer reads
+//! slower than we write.
+//!
+//! - `write.rs`: encrypting and sending without ever blocking the caller;
+//! - `read.rs`: one blocking read (no lock held), decryption, flow control, and the close;
+//! - `timers.rs`: the one thread that closes connections whose time is up;
+//! - `info.rs`: what the handshake settled ([`SocketInfo`]).
+//!
+//! This layer does not know the public handles (`TlsSocket`, `Event`): what the write side
+//! learns on its own (the output drained, a send failed) it tells a [`Notify`], which the
+//! server implements by sending events.
+
+mod info;
+mod read;
+mod timers;
+mod write;
+
+use std::net::{Shutdown, TcpStream};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rustls::ServerConnection;
+
+pub use info::SocketInfo;
+pub(crate) use read::ReadOutcome;
+pub(crate) use timers::Timers;
+
+/// Room for one full TLS record (16 KiB plaintext + header and AEAD overhead).
+pub(crate) const READ_BUF: usize = 16 * 1024 + 512;
+
+/// Limits that apply to every connection of a server.
+#[derive(Clone)]
+pub(crate) struct Limits {
+    pub high_water_mark: usize,
+    pub read_limit: usize,
+    pub linger: Duration,
+}
+
+/// Where a connection reports what its write side learns by itself: everything queued was
+/// sent after a write returned `false`, or sending failed (then the connection is closed).
+pub(crate) trait Notify: Send + Sync {
+    /// The output drained below the high-water mark (Node's `'drain'`).
+    fn drained(&self, conn: &Arc<Conn>);
+    /// Sending failed; the connection is closed.
+    fn failed(&self, conn: &Arc<Conn>, why: String);
+}
+
+pub(crate) struct Conn {
+    pub(crate) info: Arc<SocketInfo>,
+    sock: Arc<TcpStream>,
+    state: Mutex<State>,
+    /// Wakes the writer thread, and stream writers waiting for room.
+    state_cv: Condvar,
+    flow: Mutex<Flow>,
+    flow_cv: Condvar,
+    notify: Arc<dyn Notify>,
+    limits: Limits,
+    timers: Timers,
+    me: Weak<Conn>,
+}
+
+struct State {
+    tls: ServerConnection,
+    /// Ciphertext not yet handed to the kernel.
+    out: Vec<u8>,
+    /// Ciphertext the writer thread is sending right now.
+    in_flight: usize,
+    /// The writer thread owns the sending side until `out` is empty.
+    flushing: bool,
+    writer: Option<JoinHandle<()>>,
+    need_drain: bool,
+    /// close_notify queued (or a fatal alert): no more application writes.
+    ending: bool,
+    /// Our FIN has been sent.
+    write_shut: bool,
+    /// Destroyed or finished: nothing more is sent.
+    closed: bool,
+    had_error: bool,
+    /// The peer's close_notify or EOF has been read.
+    peer_ended: bool,
+    /// ...with close_notify.
+    peer_closed_cleanly: bool,
+    /// Threads waiting on `state_cv`. A condvar notify costs a system call even when
+    /// nobody waits, and writes notify often: only notify when someone does.
+    waiters: usize,
+}
+
+struct Flow {
+    /// Bytes of `Data` events not yet dropped by the consumer.
+    unconsumed: usize,
+    paused: bool,
+    closed: bool,
+    /// Threads waiting on `flow_cv`.
+    waiters: usize,
+}
+
+impl Conn {
+    pub(crate) fn new(
+        info: Arc<SocketInfo>,
+        sock: Arc<TcpStream>,
+        tls: ServerConnection,
+        notify: Arc<dyn Notify>,
+        limits: Limits,
+        timers: Timers,
+    ) -> Arc<Conn> {
+        Arc::new_cyclic(|me| Conn {
+            info,
+            sock,
+            state: Mutex::new(State {
+                tls,
+                out: Vec::new(),
+                in_flight: 0,
+                flushing: false,
+                writer: None,
+                need_drain: false,
+                ending: false,
+                write_shut: false,
+                closed: false,
+                had_error: false,
+                peer_ended: false,
+                peer_closed_cleanly: false,
+                waiters: 0,
+            }),
+            state_cv: Condvar::new(),
+            flow: Mutex::new(Flow {
+                unconsumed: 0,
+                paused: false,
+                closed: false,
+                waiters: 0,
+            }),
+            flow_cv: Condvar::new(),
+            notify,
+            limits,
+            timers,
+            me: me.clone(),
+        })
+    }
+
+    /// This connection as an `Arc`, for what it hands to others (timers, notices).
+    fn arc(&self) -> Option<Arc<Conn>> {
+        self.me.upgrade()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding this lock can only come from rustls itself; the state is
+        // still the best we have, so keep going rather than poison every handle.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_flow(&self) -> MutexGuard<'_, Flow> {
+        self.flow.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn end(&self) {
+        let mut st = self.lock();
+        if st.closed || st.ending {
+            return;
+        }
+        st.ending = true;
+        st.tls.send_close_notify();
+        self.push(&mut st);
+    }
+
+    pub(crate) fn destroy(&self) {
+        let mut st = self.lock();
+        if st.closed {
+            return;
+        }
+        st.closed = true;
+        st.out.clear();
+        let _ = self.sock.shutdown(Shutdown::Both);
+        self.wake_state(&st);
+        drop(st);
+        self.close_flow();
+    }
+
+    /// The peer did not close within the linger time after our close_notify.
+    pub(crate) fn linger_expired(&self) {
+        log::debug!(
+            "#{}: peer did not close within {:?} after close_notify; closing",
+            self.info.id,
+            self.limits.linger
+        );
+        self.destroy();
+    }
+
+    pub(crate) fn mark_error(&self) {
+        self.lock().had_error = true;
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+}

@@ -1,0 +1,444 @@
+//! The words: for each [`Finding`] about a failed handshake, one sentence that says what
+//! happened with the specifics, and one that says what to do. Kept apart from the
+//! decisions (`diagnose.rs`) so the wording can be read and reviewed in one place.
+//!
+//! Settings the reader can change are named through the setup's
+//! [`Naming`](crate::setting::Naming): `ServerOptions::cipher_suites` for a program,
+//! `--ciphers` at the command line.
+
+use std::io;
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime};
+
+use rustls::{AlertDescription, Error as TlsError, InvalidMessage, PeerIncompatible};
+
+use crate::explain::client_hello::ClientHello;
+use crate::explain::sniff::{identify_protocol, printable};
+use crate::setting::Setting;
+use crate::tls::accepts::Accepts;
+use crate::tls::alpn::Answer;
+use crate::tls::client_auth::{fix_for, AuthorizationError};
+use crate::tls::sni::Choice;
+use crate::tls::CertificateInfo;
+use crate::util::time::openssl_time;
+
+/// What a failed handshake means, decided by `diagnose.rs`.
+pub(crate) enum Finding<'a> {
+    /// The first bytes are not a TLS record.
+    NotTls {
+        first_bytes: &'a [u8],
+        answered_http: bool,
+    },
+    Shutdown,
+    /// Nothing arrived before the deadline.
+    SilentClient {
+        timeout: Duration,
+    },
+    /// Part of a ClientHello arrived before the deadline.
+    SlowClientHello {
+        bytes: usize,
+        timeout: Duration,
+    },
+    /// We answered; the client did not finish before the deadline.
+    UnfinishedHandshake {
+        timeout: Duration,
+    },
+    /// Connected and closed without a byte.
+    Probe,
+    VanishedInClientHello {
+        bytes: usize,
+    },
+    /// Closed after our reply without an alert: most often a silent rejection.
+    VanishedAfterReply(Vec<Rejection<'a>>),
+    Network(&'a io::Error),
+    /// Refused by the SNI fallback policy.
+    UnknownName {
+        choice: &'a Choice,
+        ip_as_name: Option<IpAddr>,
+    },
+    /// The ALPN callback refused, or chose a protocol the client did not offer.
+    AlpnCallback(&'a Answer),
+    ClientCertificate {
+        error: AuthorizationError,
+        alert: AlertDescription,
+    },
+    /// `disjoint`: we read the client's versions and none is ours (else rustls found the
+    /// version problem itself).
+    NoCommonVersion {
+        offered: Option<&'a ClientHello>,
+        disjoint: bool,
+    },
+    NoCommonCipher {
+        offered: Option<&'a ClientHello>,
+    },
+    RsaKeyExchangeOnly {
+        offered: &'a ClientHello,
+    },
+    NoCommonGroup {
+        offered: Option<&'a ClientHello>,
+    },
+    NoCommonSignature {
+        offered: Option<&'a ClientHello>,
+    },
+    IncompatibleHello(&'a PeerIncompatible),
+    NoCommonAlpn {
+        offered: Option<&'a ClientHello>,
+    },
+    /// The client sent a certificate alert (or decrypt_error for a SHA-1 chain).
+    CertificateRejected {
+        alert: AlertDescription,
+        why: Vec<Rejection<'a>>,
+    },
+    /// The client said protocol_version.
+    VersionAlert,
+    /// handshake_failure or insufficient_security from the client.
+    NothingAcceptable(AlertDescription),
+    PeerAlert(AlertDescription),
+    Malformed(&'a InvalidMessage),
+    OtherTls(&'a TlsError),
+}
+
+/// Why a client may refuse our certificate.
+pub(crate) enum Rejection<'a> {
+    /// We do not know our own chain (a ready-made configuration).
+    Unknown,
+    NameNotCovered {
+        asked: String,
+        leaf: &'a CertificateInfo,
+    },
+    AddressNotCovered {
+        addr: IpAddr,
+        leaf: &'a CertificateInfo,
+    },
+    OutsideValidity {
+        leaf: &'a CertificateInfo,
+        now: SystemTime,
+    },
+    SelfSigned,
+    CaAsLeaf,
+    NotForServers {
+        leaf: &'a CertificateInfo,
+    },
+    WeakSignature {
+        leaf: &'a CertificateInfo,
+    },
+    UntrustedIssuer {
+        leaf: &'a CertificateInfo,
+        sends_issuer: bool,
+    },
+}
+
+impl Finding<'_> {
+    /// (what happened, what to do).
+    pub(crate) fn sentences(&self, ours: &Accepts) -> (String, String) {
+        let name = |s: Setting| ours.naming.of(s);
+        match self {
+            Finding::NotTls {
+                first_bytes,
+                answered_http,
+            } => {
+                let (what, fix) = identify_protocol(first_bytes);
+                (
+                    format!(
+                        "the client is not speaking TLS: it sent {what}, starting {}{}",
+                        printable(first_bytes, 48),
+                        if *answered_http {
+                            " (we answered with an HTTP 400 saying to use https://)"
+                        } else {
+                            ""
+                        }
+                    ),
+                    fix,
+                )
+            }
+            Finding::Shutdown => (
+                "the server was shutting down".into(),
+                "connect again once the server is back".into(),
+            ),
+            Finding::SilentClient { timeout } => (
+                format!("the client sent nothing within the {timeout:?} handshake deadline"),
+                "check that the client speaks TLS on this port (a plain-TCP client waiting for the server to talk first looks like this)".into(),
+            ),
+            Finding::SlowClientHello { bytes, timeout } => (
+                format!("the ClientHello was still incomplete after {bytes} bytes when the {timeout:?} deadline passed"),
+                "a very slow or stalled network, or a client trickling bytes; check the path between client and server".into(),
+            ),
+            Finding::UnfinishedHandshake { timeout } => (
+                format!("the client did not finish the handshake within {timeout:?} after our reply"),
+                format!(
+                    "the client may be waiting on a user prompt or stalled; raise {} if that is expected",
+                    name(Setting::HandshakeTimeout)
+                ),
+            ),
+            Finding::Probe => (
+                "the client connected and closed without sending anything (health check or port scan)".into(),
+                "nothing to fix if this is a load balancer's TCP check; point TLS-aware checks at the port with a TLS client".into(),
+            ),
+            Finding::VanishedInClientHello { bytes } => (
+                format!("the client closed the connection after {bytes} bytes, before its ClientHello was complete"),
+                "the client gave up early; check its logs".into(),
+            ),
+            Finding::VanishedAfterReply(why) => (
+                format!(
+                    "the client closed the connection after our ServerHello without sending an alert — most often it rejected our certificate silently; {}",
+                    reasons(why, ours)
+                ),
+                "make the client trust our CA, connect with a name in our certificate's SANs, and send the intermediates with the leaf".into(),
+            ),
+            Finding::Network(e) => (
+                format!("socket error during the handshake: {e}"),
+                "check the network between client and server".into(),
+            ),
+            Finding::UnknownName { choice, ip_as_name } => unknown_name(choice, *ip_as_name, ours),
+            Finding::AlpnCallback(answer) => {
+                let theirs = list(&answer.offer.protocols);
+                match &answer.chosen {
+                    None => (
+                        format!("our ALPN callback accepted none of the client's protocols ({theirs})"),
+                        "have the client offer a protocol the callback accepts, or accept one of these in the callback".into(),
+                    ),
+                    Some(p) => (
+                        format!("our ALPN callback chose {p:?}, which the client did not offer (it offered {theirs})"),
+                        "return one of the offered protocols from the ALPN callback".into(),
+                    ),
+                }
+            }
+            Finding::ClientCertificate { error, .. } => {
+                (error.message.clone(), fix_for(error.code, ours.naming))
+            }
+            Finding::NoCommonVersion { offered, disjoint } => {
+                let theirs = offered.map(|o| &o.versions);
+                let modern = theirs.is_some_and(|t| t.iter().any(|v| v == "TLSv1.3" || v == "TLSv1.2"));
+                (
+                    format!(
+                        "no protocol version in common: {}",
+                        versus("versions", theirs, &ours.versions)
+                    ),
+                    match (disjoint, modern) {
+                        (true, true) => format!(
+                            "allow one of the client's versions with {}, or change what the client offers",
+                            name(Setting::Versions)
+                        ),
+                        (true, false) => "upgrade the client to TLS 1.2 or later (TLS 1.0 and 1.1 are not supported)".into(),
+                        (false, _) => format!(
+                            "allow the client's version with {}, or upgrade the client (TLS 1.0 and 1.1 are not supported)",
+                            name(Setting::Versions)
+                        ),
+                    },
+                )
+            }
+            Finding::NoCommonCipher { offered } => (
+                format!(
+                    "no cipher suite in common: {}",
+                    versus("cipher suites", offered.map(|o| &o.cipher_suites), &ours.suites)
+                ),
+                format!(
+                    "allow one of the client's suites with {} (or use the defaults), or enable a modern suite on the client",
+                    name(Setting::CipherSuites)
+                ),
+            ),
+            Finding::RsaKeyExchangeOnly { offered } => (
+                format!(
+                    "the client offered only cipher suites without ECDHE key exchange ({}), which tls-server does not support (no forward secrecy); we accept {}",
+                    list(&offered.cipher_suites),
+                    list(&ours.suites)
+                ),
+                "enable ECDHE or TLS 1.3 suites on the client (any client from the last decade has them)".into(),
+            ),
+            Finding::NoCommonGroup { offered } => (
+                format!(
+                    "no key-exchange group in common: {}",
+                    versus("groups", offered.map(|o| &o.groups), &ours.groups)
+                ),
+                format!(
+                    "allow one of the client's groups with {} (or use the defaults)",
+                    name(Setting::KxGroups)
+                ),
+            ),
+            Finding::NoCommonSignature { offered } => (
+                format!(
+                    "no signature scheme in common: our certificate's key is {}{}",
+                    ours.key_algorithm.as_deref().unwrap_or("of an unknown type"),
+                    match offered {
+                        Some(o) => format!(", and the client accepts only {}", list(&o.signature_schemes)),
+                        None => String::new(),
+                    }
+                ),
+                "use a certificate whose key type the client supports (ECDSA P-256 and RSA 2048 are the most widely accepted)".into(),
+            ),
+            Finding::IncompatibleHello(other) => (
+                format!("the client's hello is incompatible: {other:?}"),
+                "update the client, or compare its settings with ours".into(),
+            ),
+            Finding::NoCommonAlpn { offered } => (
+                format!(
+                    "no ALPN protocol in common: {}",
+                    versus("ALPN protocols", offered.map(|o| &o.alpn), &ours.alpn)
+                ),
+                format!(
+                    "add one of the client's protocols to {}, or have the client offer one of ours",
+                    name(Setting::Alpn)
+                ),
+            ),
+            Finding::CertificateRejected { alert, why } => (
+                format!(
+                    "the client rejected our certificate (alert {alert:?}); {}",
+                    reasons(why, ours)
+                ),
+                if why.iter().any(|r| matches!(r, Rejection::WeakSignature { .. }))
+                    && *alert == AlertDescription::DecryptError
+                {
+                    "reissue the certificate with a SHA-256 (or stronger) signature".into()
+                } else {
+                    "make the client trust our CA (e.g. --cacert / -CAfile), connect with a name in our certificate's SANs, and send the intermediates with the leaf".into()
+                },
+            ),
+            Finding::VersionAlert => (
+                format!(
+                    "the client found no protocol version in common with us (alert ProtocolVersion); we accept {}",
+                    list(&ours.versions)
+                ),
+                format!(
+                    "allow the client's version with {}, or upgrade the client",
+                    name(Setting::Versions)
+                ),
+            ),
+            Finding::NothingAcceptable(alert) => (
+                format!("the client aborted the handshake (alert {alert:?}): it found nothing acceptable in our reply"),
+                "compare the client's versions, suites and groups with ours".into(),
+            ),
+            Finding::PeerAlert(alert) => (
+                format!("the client aborted the handshake with alert {alert:?}"),
+                "see the client's own error message for why".into(),
+            ),
+            Finding::Malformed(m) => (
+                format!("the client sent a malformed TLS message ({m:?})"),
+                "the client's TLS library is broken or something in between altered the bytes".into(),
+            ),
+            Finding::OtherTls(e) => (
+                format!("TLS error: {e}"),
+                "see the client's own error message for its side of the story".into(),
+            ),
+        }
+    }
+}
+
+/// A client refused by the SNI fallback policy: what it asked for, what we serve.
+fn unknown_name(choice: &Choice, ip: Option<IpAddr>, ours: &Accepts) -> (String, String) {
+    let fallback = ours.naming.of(Setting::SniFallback);
+    let served = if choice.names.is_empty() {
+        "no names".to_string()
+    } else {
+        list(&choice.names)
+    };
+    let message = match (&choice.asked, ip) {
+        (Some(name), _) => format!(
+            "the client asked for the server name {name:?} (SNI), which we have no certificate for (we serve {served}), and {fallback} {} refuses unknown names",
+            choice.fallback.name()
+        ),
+        (None, Some(ip)) => format!(
+            "the client sent the IP address {ip} as its server name (SNI), which TLS does not allow (RFC 6066), so it counts as no name; {fallback} {} refuses clients without a name (we serve {served})",
+            choice.fallback.name()
+        ),
+        (None, None) => format!(
+            "the client sent no server name (SNI) and {fallback} {} refuses clients without one (we serve {served})",
+            choice.fallback.name()
+        ),
+    };
+    let fix = match &choice.asked {
+        Some(name) => format!(
+            "connect with one of our names, add a certificate for {name} ({} {name}, or ServerHandle::add_context while running), or serve the default certificate to unknown names ({fallback} default)",
+            ours.naming.of(Setting::Sni)
+        ),
+        None => format!("have the client send a name (connect by host name, e.g. openssl s_client -servername, curl --resolve), or serve the default certificate to clients without one ({fallback} default or refuse-unknown)"),
+    };
+    (message, fix)
+}
+
+/// The reasons a client may refuse our certificate, as one clause list.
+fn reasons(why: &[Rejection], ours: &Accepts) -> String {
+    why.iter()
+        .map(|r| reason(r, ours))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn reason(r: &Rejection, ours: &Accepts) -> String {
+    let covered = |leaf: &CertificateInfo| {
+        list(
+            &leaf
+                .names()
+                .iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>(),
+        )
+    };
+    match r {
+        Rejection::Unknown => "check that the client trusts our CA and connects with a name our certificate covers".into(),
+        Rejection::NameNotCovered { asked, leaf } => format!(
+            "it asked for {asked:?}, which our certificate does not cover (it covers {})",
+            covered(leaf)
+        ),
+        Rejection::AddressNotCovered { addr, leaf } => format!(
+            "it sent no server name (SNI) and connected to {addr}, which our certificate does not cover (it covers {})",
+            covered(leaf)
+        ),
+        Rejection::OutsideValidity { leaf, now } => format!(
+            "our certificate is outside its validity ({} to {}; our clock says {})",
+            leaf.valid_from,
+            leaf.valid_to,
+            openssl_time(*now)
+        ),
+        Rejection::SelfSigned => "our certificate is self-signed, so each client must be told to trust it".into(),
+        Rejection::CaAsLeaf => "our certificate is a CA certificate (basicConstraints CA:TRUE), which clients refuse as a server certificate".into(),
+        Rejection::NotForServers { leaf } => format!(
+            "our certificate is not for server authentication (its extended key usage is {}, without serverAuth)",
+            leaf.extended_key_usage.join(", ")
+        ),
+        Rejection::WeakSignature { leaf } => format!(
+            "our certificate is signed with SHA-1 ({}), which current clients refuse",
+            leaf.signature_algorithm
+        ),
+        Rejection::UntrustedIssuer { leaf, sends_issuer } => format!(
+            "it does not trust \"{}\", which issued our certificate — give the client that CA (curl --cacert, openssl s_client -CAfile, Node's ca){}",
+            leaf.issuer_line,
+            if *sends_issuer {
+                String::new()
+            } else {
+                format!(
+                    "; if that issuer is an intermediate CA, add it after our certificate in {}",
+                    ours.naming.of(Setting::Cert)
+                )
+            }
+        ),
+    }
+}
+
+/// `a, b, c` — or `(none)`; long lists are cut after 12 items.
+pub(crate) fn list(items: &[String]) -> String {
+    if items.is_empty() {
+        return "(none)".into();
+    }
+    let mut s = items
+        .iter()
+        .take(12)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if items.len() > 12 {
+        s.push_str(&format!(", … ({} in all)", items.len()));
+    }
+    s
+}
+
+/// "the client offered X; we accept Y", or just "we accept Y" if we could not read X.
+fn versus(what: &str, theirs: Option<&Vec<String>>, ours: &[String]) -> String {
+    match theirs {
+        Some(t) => format!(
+            "the client offered {what} {}; we accept {}",
+            list(t),
+            list(ours)
+        ),
+        None => format!("we accept {what} {}", list(ours)),
+    }
+}

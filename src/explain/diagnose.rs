@@ -1,0 +1,372 @@
+//! Deciding what a failed handshake means: from the record of the failure (what rustls
+//! said, the bytes, the phase, what the callbacks saw) to one [`Finding`]. The words for
+//! each finding are in [`catalogue`](super::catalogue); this file holds only the decisions.
+//!
+//! rustls reports a client speaking plain HTTP as "received corrupt message of type
+//! InvalidContentType"; the finding is `NotTls`, and the sentence says "the client is not
+//! speaking TLS: it sent plain HTTP".
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::SystemTime;
+
+use rustls::{AlertDescription, Error as TlsError, PeerIncompatible};
+
+use crate::explain::catalogue::{Finding, Rejection};
+use crate::explain::client_hello::ClientHello;
+use crate::explain::failure::{Cause, Failed, Failure, Phase, TlsClientError};
+use crate::explain::sniff::{looks_like_tls, FIRST_BYTES};
+use crate::tls::accepts::Accepts;
+use crate::tls::client_auth::{authorization_error, Presented};
+use crate::tls::sni::Chosen;
+use crate::tls::CertificateInfo;
+
+/// Explains a failed handshake.
+pub(crate) fn explain(
+    id: u64,
+    peer: SocketAddr,
+    local: SocketAddr,
+    failed: Failed,
+    ours: &Accepts,
+) -> TlsClientError {
+    let Failed {
+        failure,
+        phase,
+        mut first_bytes,
+        bytes_received,
+        alert_sent,
+        elapsed,
+        timeout,
+        record,
+        answered_http,
+        ..
+    } = failed;
+    // With several certificates, explain with the one this client was served.
+    let served;
+    let ours = match record.sni.as_ref().and_then(|c| c.served.as_ref()) {
+        Some(ctx)
+            if !ours
+                .chain
+                .first()
+                .is_some_and(|l| l.der == ctx.certificate().der) =>
+        {
+            served = ours.served(ctx);
+            &served
+        }
+        _ => ours,
+    };
+    let offered = ClientHello::parse(&first_bytes);
+    let finding = diagnose(&Facts {
+        failure: &failure,
+        phase,
+        first_bytes: &first_bytes,
+        bytes_received,
+        timeout,
+        answered_http,
+        offered: offered.as_ref(),
+        local,
+        ours,
+        record: &record,
+    });
+    let cause = finding.cause();
+    let (message, fix) = finding.sentences(ours);
+    let mut phase = phase;
+    let mut alert_sent = alert_sent.map(|a| format!("{a:?}"));
+    let mut authorization = None;
+    if let Finding::ClientCertificate { error, alert } = finding {
+        phase = Phase::ClientCertificate;
+        alert_sent = Some(format!("{alert:?}"));
+        authorization = Some(error);
+    }
+    // rustls settles ALPN while writing EncryptedExtensions, after the ServerHello, so this
+    // alert goes out encrypted where we cannot read it back; rustls always sends it.
+    if alert_sent.is_none() && matches!(failure, Failure::Tls(TlsError::NoApplicationProtocol)) {
+        alert_sent = Some("NoApplicationProtocol".into());
+    }
+    let alert_received = match &failure {
+        Failure::Tls(TlsError::AlertReceived(a)) => Some(format!("{a:?}")),
+        _ => None,
+    };
+    let tls_error = match failure {
+        Failure::Tls(e) => Some(e),
+        _ => None,
+    };
+    first_bytes.truncate(FIRST_BYTES);
+    TlsClientError {
+        id,
+        peer,
+        local,
+        phase,
+        cause,
+        tls_error,
+        message,
+        fix,
+        alert_sent,
+        authorization,
+        alert_received,
+        offered,
+        first_bytes,
+        bytes_received,
+        elapsed,
+    }
+}
+
+/// Everything a decision may look at.
+struct Facts<'a> {
+    failure: &'a Failure,
+    phase: Phase,
+    first_bytes: &'a [u8],
+    bytes_received: usize,
+    timeout: std::time::Duration,
+    answered_http: bool,
+    offered: Option<&'a ClientHello>,
+    local: SocketAddr,
+    ours: &'a Accepts,
+    record: &'a crate::tls::record::Record,
+}
+
+fn diagnose<'a>(f: &Facts<'a>) -> Finding<'a> {
+    let not_tls = !f.first_bytes.is_empty() && !looks_like_tls(f.first_bytes);
+    match f.failure {
+        Failure::Shutdown => Finding::Shutdown,
+        _ if not_tls => Finding::NotTls {
+            first_bytes: f.first_bytes,
+            answered_http: f.answered_http,
+        },
+        Failure::Timeout => match f.phase {
+            Phase::BeforeAnyBytes => Finding::SilentClient { timeout: f.timeout },
+            Phase::ClientHello => Finding::SlowClientHello {
+                bytes: f.bytes_received,
+                timeout: f.timeout,
+            },
+            Phase::AfterServerHello | Phase::ClientCertificate => {
+                Finding::UnfinishedHandshake { timeout: f.timeout }
+            }
+        },
+        Failure::PeerClosed => match f.phase {
+            Phase::BeforeAnyBytes => Finding::Probe,
+            Phase::ClientHello => Finding::VanishedInClientHello {
+                bytes: f.bytes_received,
+            },
+            Phase::AfterServerHello | Phase::ClientCertificate => {
+                Finding::VanishedAfterReply(rejection(f.offered, f.local, f.ours))
+            }
+        },
+        Failure::Io(e) => Finding::Network(e),
+        Failure::Tls(e) => diagnose_tls(e, f),
+    }
+}
+
+fn diagnose_tls<'a>(e: &'a TlsError, f: &Facts<'a>) -> Finding<'a> {
+    if let Some(choice) = f
+        .record
+        .sni
+        .as_ref()
+        .filter(|c| c.chosen == Chosen::Refused)
+    {
+        return Finding::UnknownName {
+            choice,
+            ip_as_name: f
+                .offered
+                .and_then(|o| o.server_name.as_deref())
+                .and_then(|n| n.parse::<IpAddr>().ok()),
+        };
+    }
+    if let (TlsError::NoApplicationProtocol, Some(answer)) = (e, &f.record.alpn) {
+        return Finding::AlpnCallback(answer);
+    }
+    if let Some(finding) = client_certificate(e, f.record.presented.as_ref(), f.ours) {
+        return finding;
+    }
+    let theirs = f.offered;
+    // A TLS 1.0/1.1-only client fails on some missing extension before rustls looks at
+    // versions; the version is the real story.
+    if let Some(o) = theirs {
+        if !matches!(e, TlsError::AlertReceived(_))
+            && !o.versions.iter().any(|v| f.ours.versions.contains(v))
+        {
+            return Finding::NoCommonVersion {
+                offered: theirs,
+                disjoint: true,
+            };
+        }
+    }
+    match e {
+        TlsError::PeerIncompatible(p) => match p {
+            PeerIncompatible::NoCipherSuitesInCommon => Finding::NoCommonCipher { offered: theirs },
+            // A TLS 1.2 client that offers only RSA key exchange sends no groups at all:
+            // the real mismatch is its cipher suites (we allow only ECDHE, for forward
+            // secrecy).
+            PeerIncompatible::NoKxGroupsInCommon if theirs.is_some_and(offers_only_rsa_kx) => {
+                Finding::RsaKeyExchangeOnly {
+                    offered: theirs.expect("checked by the guard"),
+                }
+            }
+            PeerIncompatible::NoKxGroupsInCommon => Finding::NoCommonGroup { offered: theirs },
+            PeerIncompatible::NoSignatureSchemesInCommon => {
+                Finding::NoCommonSignature { offered: theirs }
+            }
+            PeerIncompatible::SupportedVersionsExtensionRequired
+            | PeerIncompatible::Tls12NotOffered
+            | PeerIncompatible::Tls12NotOfferedOrEnabled => Finding::NoCommonVersion {
+                offered: theirs,
+                disjoint: false,
+            },
+            other => Finding::IncompatibleHello(other),
+        },
+        TlsError::NoApplicationProtocol => Finding::NoCommonAlpn { offered: theirs },
+        TlsError::AlertReceived(alert) => match alert {
+            // rustls (and others) answer a certificate signature algorithm they refuse,
+            // such as SHA-1, with decrypt_error.
+            AlertDescription::DecryptError
+                if f.ours.chain.iter().any(CertificateInfo::has_weak_signature) =>
+            {
+                Finding::CertificateRejected {
+                    alert: *alert,
+                    why: rejection(theirs, f.local, f.ours),
+                }
+            }
+            AlertDescription::BadCertificate
+            | AlertDescription::UnsupportedCertificate
+            | AlertDescription::CertificateRevoked
+            | AlertDescription::CertificateExpired
+            | AlertDescription::CertificateUnknown
+            | AlertDescription::UnknownCA
+            | AlertDescription::AccessDenied => Finding::CertificateRejected {
+                alert: *alert,
+                why: rejection(theirs, f.local, f.ours),
+            },
+            AlertDescription::ProtocolVersion => Finding::VersionAlert,
+            AlertDescription::HandshakeFailure | AlertDescription::InsufficientSecurity => {
+                Finding::NothingAcceptable(*alert)
+            }
+            other => Finding::PeerAlert(*other),
+        },
+        TlsError::InvalidMessage(m) => Finding::Malformed(m),
+        other => Finding::OtherTls(other),
+    }
+}
+
+/// A TLS 1.2 client whose suites all lack ECDHE (RSA key exchange only).
+fn offers_only_rsa_kx(o: &ClientHello) -> bool {
+    o.groups.is_empty()
+        && !o.cipher_suites.iter().any(|s| {
+            s.starts_with("TLS_ECDHE_")
+                || s.starts_with("TLS_AES_")
+                || s.starts_with("TLS_CHACHA20_")
+        })
+}
+
+/// A client-certificate failure: Node's authorization error and the alert rustls sent.
+fn client_certificate<'a>(
+    e: &TlsError,
+    presented: Option<&Presented>,
+    ours: &Accepts,
+) -> Option<Finding<'a>> {
+    let (verdict, alert) = match e {
+        TlsError::NoCertificatesPresented => (None, AlertDescription::CertificateRequired),
+        TlsError::InvalidCertificate(c) if presented.is_some() => {
+            (Some(e), AlertDescription::from(c.clone()))
+        }
+        _ => return None,
+    };
+    let leaf = presented
+        .and_then(|p| p.chain.first())
+        .and_then(|der| CertificateInfo::parse(der, &ours.provider));
+    let error = authorization_error(verdict, leaf.as_ref(), &ours.trust);
+    Some(Finding::ClientCertificate { error, alert })
+}
+
+/// The likely reasons a client refuses our certificate, from what we know of it and of
+/// the name the client asked for (or the address it connected to).
+fn rejection<'a>(
+    offered: Option<&ClientHello>,
+    local: SocketAddr,
+    ours: &'a Accepts,
+) -> Vec<Rejection<'a>> {
+    let Some(leaf) = ours.chain.first() else {
+        return vec![Rejection::Unknown];
+    };
+    let mut reasons = Vec::new();
+    match offered.and_then(|o| o.server_name.as_deref()) {
+        Some(name) if leaf.covering_name(name).is_none() => {
+            reasons.push(Rejection::NameNotCovered {
+                asked: name.to_string(),
+                leaf,
+            })
+        }
+        Some(_) => {}
+        // No SNI: the client connected by address. Fine if that address is in our SANs.
+        None if leaf.covering_name(&local.ip().to_string()).is_none() => {
+            reasons.push(Rejection::AddressNotCovered {
+                addr: local.ip(),
+                leaf,
+            })
+        }
+        None => {}
+    }
+    let now = SystemTime::now();
+    if !leaf.is_valid_at(now) {
+        reasons.push(Rejection::OutsideValidity { leaf, now });
+    }
+    if leaf.self_issued {
+        reasons.push(Rejection::SelfSigned);
+    } else if leaf.is_ca {
+        reasons.push(Rejection::CaAsLeaf);
+    }
+    if !leaf.extended_key_usage.is_empty()
+        && !leaf
+            .extended_key_usage
+            .iter()
+            .any(|u| u == "serverAuth" || u == "anyExtendedKeyUsage")
+    {
+        reasons.push(Rejection::NotForServers { leaf });
+    }
+    if leaf.has_weak_signature() {
+        reasons.push(Rejection::WeakSignature { leaf });
+    }
+    if reasons.is_empty() {
+        // Nothing specific is wrong with what we send: the client does not trust our
+        // issuer. If that issuer is an intermediate we do not send, that is the same symptom.
+        reasons.push(Rejection::UntrustedIssuer {
+            leaf,
+            sends_issuer: ours
+                .chain
+                .iter()
+                .skip(1)
+                .any(|c| c.subject_line == leaf.issuer_line),
+        });
+    }
+    reasons
+}
+
+impl Finding<'_> {
+    /// The category this finding is reported under.
+    pub(crate) fn cause(&self) -> Cause {
+        match self {
+            Finding::NotTls { .. } => Cause::NotTls,
+            Finding::Shutdown => Cause::Shutdown,
+            Finding::SilentClient { .. }
+            | Finding::SlowClientHello { .. }
+            | Finding::UnfinishedHandshake { .. } => Cause::Timeout,
+            Finding::Probe => Cause::Probe,
+            Finding::VanishedInClientHello { .. } | Finding::VanishedAfterReply(_) => {
+                Cause::PeerVanished
+            }
+            Finding::Network(_) => Cause::Network,
+            Finding::UnknownName { .. } => Cause::UnknownServerName,
+            Finding::AlpnCallback(_) | Finding::NoCommonAlpn { .. } => Cause::AlpnMismatch,
+            Finding::ClientCertificate { .. } => Cause::ClientCertificate,
+            Finding::NoCommonVersion { .. } | Finding::VersionAlert => Cause::ProtocolVersion,
+            Finding::NoCommonCipher { .. } | Finding::RsaKeyExchangeOnly { .. } => {
+                Cause::NoCommonCipher
+            }
+            Finding::NoCommonGroup { .. } => Cause::NoCommonGroup,
+            Finding::NoCommonSignature { .. } => Cause::NoCommonSignature,
+            Finding::CertificateRejected { .. } => Cause::CertificateRejected,
+            Finding::NothingAcceptable(_) | Finding::PeerAlert(_) => Cause::PeerAlert,
+            Finding::IncompatibleHello(_) | Finding::Malformed(_) | Finding::OtherTls(_) => {
+                Cause::Protocol
+            }
+        }
+    }
+}

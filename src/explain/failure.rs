@@ -1,0 +1,232 @@
+//! A failed handshake as the server reports it: [`TlsClientError`], with its [`Cause`] and
+//! [`Phase`], and the raw record the handshake driver hands over to be explained.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use rustls::Error as TlsError;
+
+use crate::explain::client_hello::ClientHello;
+use crate::explain::trace::Recorder;
+use crate::tls::record::Record;
+use crate::tls::AuthorizationError;
+use crate::util::json::Obj;
+
+/// How far the handshake got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Phase {
+    /// No byte arrived from the client.
+    BeforeAnyBytes,
+    /// Bytes arrived, but we had not answered yet: the ClientHello was incomplete or
+    /// unacceptable.
+    ClientHello,
+    /// We had answered the ClientHello (ServerHello, our certificate, ...), and the
+    /// client had not finished.
+    AfterServerHello,
+    /// The client's certificate was missing or refused (client authentication).
+    ClientCertificate,
+}
+
+impl Phase {
+    /// A short name for logs and JSON: `before-any-bytes`, `client-hello`,
+    /// `after-server-hello`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::BeforeAnyBytes => "before-any-bytes",
+            Phase::ClientHello => "client-hello",
+            Phase::AfterServerHello => "after-server-hello",
+            Phase::ClientCertificate => "client-certificate",
+        }
+    }
+}
+
+/// What ended a failed handshake, mechanically.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    Tls(rustls::Error),
+    Timeout,
+    PeerClosed,
+    Io(io::Error),
+    Shutdown,
+}
+
+/// The record of a failed handshake: what the handshake driver saw on the wire and what
+/// the rustls callbacks recorded. [`explain`](super::explain) turns it into a
+/// [`TlsClientError`].
+pub(crate) struct Failed {
+    pub failure: Failure,
+    pub phase: Phase,
+    /// The first bytes the client sent (at most [`FIRST_BYTES`](super::sniff::FIRST_BYTES)).
+    pub first_bytes: Vec<u8>,
+    pub bytes_received: usize,
+    /// The alert we sent, when it went out in plaintext and we could read it back.
+    pub alert_sent: Option<rustls::AlertDescription>,
+    /// From accept to failure.
+    pub elapsed: Duration,
+    /// The handshake deadline that applied.
+    pub timeout: Duration,
+    /// What the rustls callbacks saw: SNI choice, client certificate, ALPN answer.
+    pub record: Record,
+    /// The flights so far, when tracing.
+    pub trace: Option<Recorder>,
+    /// The client spoke plain HTTP and got an HTTP 400 instead of a TLS alert.
+    pub answered_http: bool,
+}
+
+/// What kind of failure a [`TlsClientError`] is. Stable names for logs and JSON via
+/// [`Cause::name`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Cause {
+    /// The client connected and closed without sending a byte: a health check or port
+    /// scan. Logged at debug level only.
+    Probe,
+    /// The bytes were not TLS: plain HTTP, an SSH or SMTP client, random bytes.
+    NotTls,
+    /// The handshake did not finish before the deadline.
+    Timeout,
+    /// The client disappeared mid-handshake without an alert.
+    PeerVanished,
+    /// No protocol version in common.
+    ProtocolVersion,
+    /// No cipher suite in common.
+    NoCommonCipher,
+    /// No key-exchange group in common.
+    NoCommonGroup,
+    /// No signature scheme in common (often: our certificate's key type).
+    NoCommonSignature,
+    /// The client asked for ALPN protocols we do not speak.
+    AlpnMismatch,
+    /// The client rejected our certificate (it sent a certificate alert).
+    CertificateRejected,
+    /// The client sent another alert.
+    PeerAlert,
+    /// The client broke the TLS protocol.
+    Protocol,
+    /// A socket error.
+    Network,
+    /// The server was shutting down.
+    Shutdown,
+    /// Client authentication: no certificate, or one we do not accept.
+    ClientCertificate,
+    /// The client asked for a server name we have no certificate for, or for none, and the
+    /// SNI fallback policy refuses that.
+    UnknownServerName,
+}
+
+impl Cause {
+    /// A stable kebab-case name: `probe`, `not-tls`, `timeout`, ...
+    pub fn name(self) -> &'static str {
+        match self {
+            Cause::Probe => "probe",
+            Cause::NotTls => "not-tls",
+            Cause::Timeout => "timeout",
+            Cause::PeerVanished => "peer-vanished",
+            Cause::ProtocolVersion => "protocol-version",
+            Cause::NoCommonCipher => "no-common-cipher",
+            Cause::NoCommonGroup => "no-common-group",
+            Cause::NoCommonSignature => "no-common-signature",
+            Cause::AlpnMismatch => "alpn-mismatch",
+            Cause::CertificateRejected => "certificate-rejected",
+            Cause::PeerAlert => "peer-alert",
+            Cause::Protocol => "protocol",
+            Cause::Network => "network",
+            Cause::Shutdown => "shutdown",
+            Cause::ClientCertificate => "client-certificate",
+            Cause::UnknownServerName => "unknown-server-name",
+        }
+    }
+}
+
+/// A handshake that failed: who, when, what rustls said, and what it means. Node's
+/// `'tlsClientError'`, with the explanation Node leaves to you.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct TlsClientError {
+    /// The connection id (as in the `Connection` event).
+    pub id: u64,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// Our address.
+    pub local: SocketAddr,
+    /// How far the handshake got.
+    pub phase: Phase,
+    /// The category.
+    pub cause: Cause,
+    /// rustls's error, if rustls raised one.
+    pub tls_error: Option<TlsError>,
+    /// What happened, in one sentence with the specifics.
+    pub message: String,
+    /// What to do about it.
+    pub fix: String,
+    /// The alert we sent, when known (e.g. `"ProtocolVersion"`).
+    pub alert_sent: Option<String>,
+    /// The alert the client sent, if any.
+    pub alert_received: Option<String>,
+    /// For a refused client certificate: Node's `authorizationError` code and sentence.
+    pub authorization: Option<AuthorizationError>,
+    /// What the client offered, when its ClientHello arrived whole.
+    pub offered: Option<ClientHello>,
+    /// The first bytes the client sent (up to 4 KiB).
+    pub first_bytes: Vec<u8>,
+    /// How many bytes the client sent in all.
+    pub bytes_received: usize,
+    /// From accept to failure.
+    pub elapsed: Duration,
+}
+
+impl TlsClientError {
+    /// Whether this was a zero-byte connection (health check, port scan), not a real error.
+    pub fn is_probe(&self) -> bool {
+        self.cause == Cause::Probe
+    }
+
+    /// The failure as one JSON object (the `tlsClientError` line of `--events json`): `id`,
+    /// `peer`, `phase`, `cause`, `message`, `fix`, `tls_error`, `alert_sent`,
+    /// `alert_received`, `authorizationError`, `bytes_received`, `elapsed_ms`.
+    pub fn to_json(&self) -> String {
+        Obj::new()
+            .num("id", self.id)
+            .str("peer", &self.peer.to_string())
+            .str("phase", self.phase.name())
+            .str("cause", self.cause.name())
+            .str("message", &self.message)
+            .str("fix", &self.fix)
+            .opt_str(
+                "tls_error",
+                self.tls_error.as_ref().map(|t| t.to_string()).as_deref(),
+            )
+            .opt_str("alert_sent", self.alert_sent.as_deref())
+            .opt_str("alert_received", self.alert_received.as_deref())
+            .opt_str(
+                "authorizationError",
+                self.authorization.as_ref().map(|a| a.code),
+            )
+            .num("bytes_received", self.bytes_received)
+            .num(
+                "elapsed_ms",
+                format!("{:.3}", self.elapsed.as_secs_f64() * 1000.0),
+            )
+            .finish()
+    }
+}
+
+impl fmt::Display for TlsClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "#{} {}: handshake failed ({}, {}): {} — {}",
+            self.id,
+            self.peer,
+            self.cause.name(),
+            self.phase.name(),
+            self.message,
+            self.fix
+        )
+    }
+}
+
+impl std::error::Error for TlsClientError {}

@@ -1,0 +1,21 @@
+//! Why a handshake failed, in plain words: the [`TlsClientError`] record with its
+//! [`Cause`] and [`Phase`], the decisions that pick a finding (`diagnose.rs`), the
+//! sentences for each finding (`catalogue.rs`), what the client's first bytes are
+//! (`sniff.rs`), what its ClientHello offered ([`ClientHello`]), why a certificate chain
+//! did not verify (`verification.rs`), and the teaching view of a handshake
+//! ([`HandshakeTrace`]).
+//!
+//! This layer reads what `tls` knows (our certificates, what we accept); it never touches
+//! a socket.
+
+pub(crate) mod catalogue;
+pub(crate) mod client_hello;
+pub(crate) mod diagnose;
+pub(crate) mod failure;
+pub(crate) mod sniff;
+pub(crate) mod trace;
+pub(crate) mod verification;
+
+pub use client_hello::ClientHello;
+pub use failure::{Cause, Phase, TlsClientError};
+pub use trace::HandshakeTrace;

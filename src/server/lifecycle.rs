@@ -1,0 +1,276 @@
+//! The life of one connection on its pool thread, and the one place that announces it:
+//! `Connection`, the handshake, then `SecureConnection` (or `TlsClientError`), the event
+//! loop's reader or the user's stream handler, and `Close`.
+
+use std::net::{SocketAddr, TcpStream};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::Instant;
+
+use rustls::ServerConnection;
+
+use crate::connection::{Conn, SocketInfo};
+use crate::event::Event;
+use crate::explain::client_hello::ClientHello;
+use crate::explain::diagnose;
+use crate::explain::HandshakeTrace;
+use crate::server::handshake::{self, Done};
+use crate::server::pool::Slot;
+use crate::server::reader;
+use crate::server::shared::{Mode, Shared, Tracked};
+use crate::socket::TlsSocket;
+use crate::stream::{self, TlsStream};
+use crate::tls::accepts::Accepts;
+use crate::tls::client_auth::{self, ClientAuth, Presented};
+use crate::tls::provider::{cipher_suite_name, group_name};
+use crate::tls::CertificateInfo;
+use crate::util::panic_message;
+
+pub(crate) fn serve(
+    shared: &Shared,
+    sock: Arc<TcpStream>,
+    id: u64,
+    peer: SocketAddr,
+    started: Instant,
+    slot: Slot,
+) {
+    let local = sock.local_addr().unwrap_or(shared.local_addr);
+    let _ = sock.set_nodelay(true);
+    shared.events.send(Event::Connection { id, peer, local });
+    shared
+        .tracked()
+        .insert(id, Tracked::Handshaking(sock.clone()));
+    // The certificates in use now; a reload during this connection does not change them.
+    let setup = shared.tls();
+    let outcome = handshake::run(
+        &sock,
+        &setup,
+        started + shared.handshake_timeout,
+        started,
+        &|| shared.stopping(),
+        shared.trace,
+    );
+    let mut done = match outcome {
+        Ok(done) => done,
+        Err(mut failed) => {
+            shared.tracked().remove(&id);
+            let trace = failed.trace.take();
+            let error = diagnose::explain(id, peer, local, *failed, &setup.accepts);
+            // Zero-byte probes stay quiet (debug level), trace or not.
+            if let Some(trace) = trace.filter(|_| !error.is_probe()) {
+                let outcome = format!("failed: {} — {}", error.message, error.fix);
+                emit_trace(shared, trace.finish(id, peer, outcome, error.elapsed));
+            }
+            // The connection and its place in the pool are free before anyone hears of it.
+            drop(sock);
+            drop(slot);
+            shared.events.send(Event::TlsClientError(Box::new(error)));
+            return;
+        }
+    };
+    let info = Arc::new(secure_info(
+        &mut done,
+        &setup.accepts,
+        id,
+        peer,
+        local,
+        started,
+        shared,
+    ));
+    log_secure(&info);
+    let conn = Conn::new(
+        info,
+        sock,
+        done.conn,
+        shared.notify.clone(),
+        shared.limits.clone(),
+        shared.timers.clone(),
+    );
+    shared
+        .tracked()
+        .insert(id, Tracked::Open(Arc::downgrade(&conn)));
+    if shared.stopping() {
+        // Shutdown began while this handshake was finishing.
+        conn.end();
+    }
+    let socket = TlsSocket::of(&conn);
+    shared.events.send(Event::SecureConnection(socket.clone()));
+    let had_error = match &shared.mode {
+        Mode::Events => reader::run(&conn, &shared.events),
+        Mode::Stream(handler) => {
+            let run = catch_unwind(AssertUnwindSafe(|| handler(TlsStream::new(conn.clone()))));
+            if let Err(panic) = run {
+                let why = format!("stream handler panicked: {}", panic_message(&panic));
+                log::error!("#{id} {peer}: {why}");
+                conn.mark_error();
+                shared.events.send(Event::Error {
+                    socket: socket.clone(),
+                    error: why,
+                });
+                conn.destroy();
+            }
+            stream::finish(&conn)
+        }
+    };
+    // Free the connection and its place in the pool before telling: after `Close`, a new
+    // connection must find the slot free ("its thread is free again").
+    shared.tracked().remove(&id);
+    drop(conn);
+    drop(slot);
+    shared.events.send(Event::Close { socket, had_error });
+}
+
+/// What the handshake settled, with the client certificate judged; the trace (when on)
+/// is finished and emitted here, just before `SecureConnection`.
+fn secure_info(
+    done: &mut Done,
+    accepts: &Accepts,
+    id: u64,
+    peer: SocketAddr,
+    local: SocketAddr,
+    started: Instant,
+    shared: &Shared,
+) -> SocketInfo {
+    let tls = &done.conn;
+    let mut info = negotiated(tls, id, peer, local, started);
+    if info.server_name.is_none() {
+        // rustls ignores an IP address sent as SNI (RFC 6066 forbids it); say so.
+        info.server_name_ip = ClientHello::parse(&done.first_bytes)
+            .and_then(|h| h.server_name)
+            .and_then(|n| n.parse().ok());
+        if let Some(ip) = info.server_name_ip {
+            log::info!("#{id} {peer} sent the IP address {ip} as its server name (SNI), which TLS does not allow (RFC 6066); treated as no name");
+        }
+    }
+    authorize(&mut info, tls, done.record.presented.as_ref(), accepts);
+    if let Some(trace) = done.trace.take() {
+        let outcome = format!(
+            "secure: chose {} {} with group {}{}{} (rustls takes the client's preferred suite and group among those we allow)",
+            info.protocol,
+            info.cipher,
+            info.group.as_deref().unwrap_or("-"),
+            info.alpn_protocol.as_deref().map(|p| format!(", ALPN {p}")).unwrap_or_default(),
+            if info.resumed { ", session resumed" } else { "" },
+        );
+        emit_trace(
+            shared,
+            trace.finish(id, peer, outcome, info.handshake_duration),
+        );
+    }
+    info
+}
+
+fn negotiated(
+    tls: &ServerConnection,
+    id: u64,
+    peer: SocketAddr,
+    local: SocketAddr,
+    started: Instant,
+) -> SocketInfo {
+    SocketInfo {
+        id,
+        remote_addr: peer,
+        local_addr: local,
+        protocol: match tls.protocol_version() {
+            Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2",
+            _ => "TLSv1.3",
+        },
+        cipher: tls
+            .negotiated_cipher_suite()
+            .map(|s| cipher_suite_name(s.suite()))
+            .unwrap_or_default(),
+        group: tls
+            .negotiated_key_exchange_group()
+            .map(|g| group_name(g.name())),
+        server_name: tls.server_name().map(str::to_string),
+        server_name_ip: None,
+        alpn_protocol: tls
+            .alpn_protocol()
+            .map(|p| String::from_utf8_lossy(p).into_owned()),
+        resumed: tls.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
+        handshake_duration: started.elapsed(),
+        authorized: false,
+        authorization_error: None,
+        peer_chain: Vec::new(),
+    }
+}
+
+/// Node's `authorized` / `authorizationError` and the peer certificate, from what the
+/// client presented in this handshake.
+fn authorize(
+    info: &mut SocketInfo,
+    tls: &ServerConnection,
+    presented: Option<&Presented>,
+    accepts: &Accepts,
+) {
+    let trust = &accepts.trust;
+    if trust.mode == ClientAuth::Off {
+        return;
+    }
+    let provider = &accepts.provider;
+    if info.resumed {
+        // A resumed session carries the chain rustls verified in the full handshake
+        // (Inspect mode turns resumption off, so this chain was accepted).
+        info.peer_chain = tls
+            .peer_certificates()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|der| CertificateInfo::parse(der, provider))
+            .collect();
+        info.authorized = !info.peer_chain.is_empty();
+        if !info.authorized {
+            info.authorization_error = Some(client_auth::authorization_error(None, None, trust));
+        }
+        return;
+    }
+    if let Some(p) = presented {
+        info.peer_chain = p
+            .chain
+            .iter()
+            .filter_map(|der| CertificateInfo::parse(der, provider))
+            .collect();
+    }
+    match presented.map(|p| &p.verdict) {
+        Some(None) => info.authorized = true,
+        verdict => {
+            info.authorization_error = Some(client_auth::authorization_error(
+                verdict.and_then(Option::as_ref),
+                info.peer_chain.first(),
+                trust,
+            ));
+        }
+    }
+}
+
+/// The trace at info level, human form, and as an event.
+fn emit_trace(shared: &Shared, trace: HandshakeTrace) {
+    log::info!("{trace}");
+    shared.events.send(Event::Trace(Box::new(trace)));
+}
+
+/// What Node's classic `secureConnection` example prints, as one log line (plus the client
+/// certificate's subject and whether it is authorized, as its client-auth example prints).
+fn log_secure(info: &SocketInfo) {
+    let client = match (info.peer_chain.first(), &info.authorization_error) {
+        (Some(cert), None) => format!(" client=\"{}\" authorized", cert.subject_line),
+        (Some(cert), Some(e)) => format!(
+            " client=\"{}\" unauthorized ({})",
+            cert.subject_line, e.code
+        ),
+        (None, Some(e)) => format!(" client=none unauthorized ({})", e.code),
+        (None, None) => String::new(),
+    };
+    log::info!(
+        "#{} {} secure: {} {} group={} sni={} alpn={}{}{} in {:.1} ms",
+        info.id,
+        info.remote_addr,
+        info.protocol,
+        info.cipher,
+        info.group.as_deref().unwrap_or("-"),
+        info.server_name.as_deref().unwrap_or("-"),
+        info.alpn_protocol.as_deref().unwrap_or("-"),
+        if info.resumed { " resumed" } else { "" },
+        client,
+        info.handshake_duration.as_secs_f64() * 1000.0
+    );
+}

@@ -1,0 +1,97 @@
+//! The connection thread's life after the handshake in the event style: read, decrypt,
+//! emit `Data`; on the peer's end emit `End` and wait for our side to finish.
+
+use std::sync::Arc;
+
+use crate::connection::{Conn, ReadOutcome, READ_BUF};
+use crate::event::{EndAck, Event, Payload};
+use crate::events::EventSender;
+use crate::socket::TlsSocket;
+
+/// The most an open connection reads at once: several records when the peer sends in
+/// bulk, so one `Data` event (one hop to the event loop) carries up to 64 KiB (half the
+/// read limit, see below).
+const DATA_BUF: usize = 64 * 1024;
+
+/// Reads until the peer ends or the connection fails; returns whether it had an error.
+/// The caller emits `Close`.
+pub(crate) fn run(conn: &Arc<Conn>, events: &EventSender) -> bool {
+    let socket = TlsSocket::of(conn);
+    let (early, closed) = conn.take_early_plaintext();
+    let mut pending = Some(ReadOutcome::Chunk(early, closed.then_some(true)));
+    // An idle connection waits in `read` on this small buffer, in stack pages the
+    // handshake has already touched: it holds no heap buffer. A read that fills it means
+    // the peer sends in bulk, and the following reads use `big` (several records per
+    // `Data`, one hop to the event loop for each) until one returns little again.
+    let mut small = [0u8; READ_BUF];
+    let mut big: Vec<u8> = Vec::new();
+    // Half the read limit, so that the next read (and its decryption) can go on while the
+    // event loop still holds the previous `Data`.
+    let chunk = (conn.read_limit() / 2).clamp(READ_BUF, DATA_BUF);
+    let mut failed = false;
+    loop {
+        let outcome = match pending.take() {
+            Some(outcome) => outcome,
+            None if !conn.wait_to_read() => break,
+            None => {
+                let buf: &mut [u8] = if big.is_empty() { &mut small } else { &mut big };
+                match conn.read_socket(buf) {
+                    Err(outcome) => outcome,
+                    Ok(n) => {
+                        let outcome = conn.decrypt(&buf[..n]);
+                        if big.is_empty() {
+                            if n == READ_BUF {
+                                big = vec![0u8; chunk];
+                            }
+                        } else if n < READ_BUF {
+                            big = Vec::new();
+                        }
+                        outcome
+                    }
+                }
+            }
+        };
+        match outcome {
+            ReadOutcome::Chunk(data, end) => {
+                // pause() may have come while this read waited on the socket.
+                if (!data.is_empty() || end.is_some()) && !conn.wait_unpaused() {
+                    break;
+                }
+                emit_data(conn, events, data);
+                if let Some(clean) = end {
+                    events.send(Event::End {
+                        socket: socket.clone(),
+                        clean,
+                        ack: EndAck::new(Arc::downgrade(conn)),
+                    });
+                    break;
+                }
+            }
+            ReadOutcome::Failed(why) => {
+                conn.mark_error();
+                events.send(Event::Error {
+                    socket: socket.clone(),
+                    error: why,
+                });
+                failed = true;
+                break;
+            }
+            ReadOutcome::Destroyed => break,
+            // No read timeout is set in this style; if one were, just read again.
+            ReadOutcome::TimedOut => {}
+        }
+    }
+    drop(big);
+    conn.finish(failed)
+}
+
+fn emit_data(conn: &Arc<Conn>, events: &EventSender, data: Vec<u8>) {
+    if data.is_empty() {
+        return;
+    }
+    conn.delivered(data.len());
+    events.send(Event::Data {
+        socket: TlsSocket::of(conn),
+        data: Payload::new(data, Arc::downgrade(conn)),
+    });
+}

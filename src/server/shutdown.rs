@@ -1,0 +1,110 @@
+//! Stopping a server: the flag and the wake-up of `accept`, then (on the accept thread,
+//! once it has left its loop) close_notify to every connection, the grace period, force,
+//! and the join of every thread; finally the `Closed` event.
+//!
+//! The order: [`begin`] (any thread) → the accept loop sees the flag and calls [`finish`]
+//! → `Event::Closed` → [`Shared::mark_finished`] wakes whoever waits in
+//! [`Shared::wait_finished`] (`Server::wait`, `Server::run`, `Drop`).
+
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::atomic::Ordering;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::event::Event;
+use crate::server::shared::{Shared, Tracked};
+
+/// Asks the listener to stop; it then closes every connection gracefully. Returns at once.
+pub(crate) fn begin(shared: &Shared) {
+    if shared.stopping.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    // accept() does not notice a flag: wake it with a connection of our own.
+    let wake = match shared.local_addr {
+        SocketAddr::V4(a) if a.ip().is_unspecified() => {
+            SocketAddr::from(([127, 0, 0, 1], a.port()))
+        }
+        SocketAddr::V6(a) if a.ip().is_unspecified() => {
+            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, a.port()))
+        }
+        a => a,
+    };
+    let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
+}
+
+/// After the accept loop: close every connection (gracefully, then by force), stop the
+/// timer thread, report `Closed`.
+pub(crate) fn finish(shared: &Shared, timer_thread: JoinHandle<()>) {
+    close_connections(shared);
+    shared.timers.stop();
+    let _ = timer_thread.join();
+    shared.events.send(Event::Closed);
+    log::info!("server closed");
+    shared.mark_finished();
+}
+
+/// close_notify to every open connection, a grace period, then force.
+fn close_connections(shared: &Shared) {
+    let open = shared.pool.active();
+    log::info!(
+        "shutting down: {open} connection(s) open, grace period {:?}",
+        shared.grace_period
+    );
+    stop_all(shared, false);
+    let deadline = Instant::now() + shared.grace_period;
+    if !shared.pool.wait_idle(deadline) {
+        log::warn!(
+            "{} connection(s) still open after the grace period; closing them",
+            shared.pool.active()
+        );
+        stop_all(shared, true);
+        if !shared
+            .pool
+            .wait_idle(Instant::now() + Duration::from_secs(5))
+        {
+            log::error!(
+                "connection threads did not finish; a stream handler may be ignoring errors"
+            );
+        }
+    }
+    shared.pool.close();
+}
+
+fn stop_all(shared: &Shared, force: bool) {
+    let tracked = shared.tracked();
+    for entry in tracked.values() {
+        match entry {
+            Tracked::Handshaking(sock) => {
+                let _ = sock.shutdown(Shutdown::Both);
+            }
+            Tracked::Open(conn) => {
+                if let Some(conn) = conn.upgrade() {
+                    if force {
+                        conn.destroy();
+                    } else {
+                        conn.end();
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Shared {
+    /// Shutdown is complete (after `Closed` was sent).
+    fn mark_finished(&self) {
+        *self.finished.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.finished_cv.notify_all();
+    }
+
+    /// Blocks until shutdown is complete.
+    pub(crate) fn wait_finished(&self) {
+        let mut done = self.finished.lock().unwrap_or_else(|e| e.into_inner());
+        while !*done {
+            done = self
+                .finished_cv
+                .wait(done)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
