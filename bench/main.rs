@@ -14,8 +14,11 @@
 mod client;
 mod driver;
 mod floor;
+mod groups;
+mod peers;
 mod procfs;
 mod report;
+mod sections;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};

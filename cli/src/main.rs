@@ -7,6 +7,7 @@ mod check;
 mod flags;
 mod probe;
 mod serve;
+mod signals;
 
 use std::ffi::OsString;
 use std::io::Write;

@@ -13,7 +13,7 @@ use tls_server::https;
 use tls_server::tls::{Provider, SniFallback};
 use tls_server::{ClientAuth, Event, Server, ServerOptions, TlsStream, TlsVersion};
 
-use crate::flags;
+use crate::{flags, signals};
 
 /// The demo certificates, relative to the working directory: what `make run` serves.
 const DEMO_CERT: &str = "certs/server.crt";
@@ -296,17 +296,8 @@ fn serve(cfg: Serve) -> Result<(), Box<dyn std::error::Error>> {
     } else {
         Server::bind(cfg.options.clone())?
     };
-    reload_on_sighup(&server, cfg.options.clone())?;
-    let handle = server.handle();
-    let pressed = std::sync::atomic::AtomicBool::new(false);
-    ctrlc::set_handler(move || {
-        if pressed.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            log::warn!("second Ctrl-C: exiting without waiting for connections");
-            std::process::exit(130);
-        }
-        log::info!("Ctrl-C: closing connections (press again to exit at once)");
-        handle.shutdown();
-    })?;
+    signals::reload_on_sighup(&server, cfg.options.clone())?;
+    signals::stop_on_ctrl_c(&server)?;
     if cfg.https {
         log::info!("https mode: GET / answers this connection's TLS facts as JSON; Ctrl-C stops");
     } else {
@@ -339,27 +330,6 @@ fn serve(cfg: Serve) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     server.wait();
-    Ok(())
-}
-
-/// SIGHUP reloads the same files (Node's `setSecureContext`): `ServerHandle::reload`
-/// checks them first and keeps the old ones on error; both outcomes are logged and sent as
-/// events (`reloaded` / `reloadFailed` in `--events json`).
-fn reload_on_sighup(
-    server: &Server,
-    options: ServerOptions,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGHUP])?;
-    let handle = server.handle();
-    std::thread::Builder::new()
-        .name("tls-server-sighup".into())
-        .spawn(move || {
-            for _ in signals.forever() {
-                log::info!("SIGHUP: reloading certificates and keys");
-                // The outcome is logged and sent as an event by `reload` itself.
-                let _ = handle.reload(&options);
-            }
-        })?;
     Ok(())
 }
 
