@@ -7,6 +7,9 @@
 //!            ↘ TlsClientError                    (the handshake failed; nothing follows)
 //! ```
 //!
+//! A connection the server closes to make room sends `Evicted` first (then its
+//! `TlsClientError` or `Close`); one idle too long sends `Timeout` (then `End`/`Close`).
+//!
 //! Server-wide: `Listening` first; `Refused`, `ServerError`, `Reloaded` and `ReloadFailed`
 //! at any time; `Closed` last.
 
@@ -14,6 +17,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::Weak;
+use std::time::Duration;
 
 use crate::connection::Conn;
 use crate::explain::{HandshakeTrace, TlsClientError};
@@ -95,12 +99,39 @@ pub enum Event {
         /// Whether an `Error` event came before.
         had_error: bool,
     },
-    /// A connection was closed at once because `max_connections` were open. Node: `'drop'`.
+    /// A connection was closed at once, before any TLS byte was read, because a limit was
+    /// reached (see [`Limit`]). Node: `'drop'`.
     Refused {
         /// The client's address.
         peer: SocketAddr,
-        /// Why, in one sentence.
+        /// Which limit.
+        limit: Limit,
+        /// Why, in one sentence that names the setting and how to raise it.
         reason: String,
+    },
+    /// A connection was closed to make room for a newcomer: the oldest silent handshake
+    /// when too many were in progress, or the longest-idle connection when the server was
+    /// full ([`WhenFull::EvictIdle`](crate::WhenFull::EvictIdle)). Its `TlsClientError`
+    /// (handshake) or `Close` follows.
+    Evicted {
+        /// The connection's id.
+        id: u64,
+        /// The client's address.
+        peer: SocketAddr,
+        /// Which limit made room necessary.
+        limit: Limit,
+        /// Why, in one sentence that names the setting and how to raise it.
+        reason: String,
+    },
+    /// Nothing was received from or sent to the peer for
+    /// [`idle_timeout`](crate::ServerOptions::idle_timeout): the server ends the connection
+    /// (close_notify, then close after the linger time). Node: the socket's `'timeout'`
+    /// (where Node leaves the closing to you).
+    Timeout {
+        /// The connection.
+        socket: TlsSocket,
+        /// How long it had been idle.
+        idle: Duration,
     },
     /// Accepting a connection failed (out of file descriptors, ...). The server keeps going.
     /// Node: the server's `'error'`.
@@ -153,8 +184,26 @@ impl Event {
                 socket: s,
                 had_error,
             } => socket(o, s).bool("had_error", *had_error),
-            Event::Refused { peer, reason } => {
-                o.str("peer", &peer.to_string()).str("reason", reason)
+            Event::Refused {
+                peer,
+                limit,
+                reason,
+            } => o
+                .str("peer", &peer.to_string())
+                .str("limit", limit.name())
+                .str("reason", reason),
+            Event::Evicted {
+                id,
+                peer,
+                limit,
+                reason,
+            } => o
+                .num("id", id)
+                .str("peer", &peer.to_string())
+                .str("limit", limit.name())
+                .str("reason", reason),
+            Event::Timeout { socket: s, idle } => {
+                socket(o, s).num("idle_ms", format!("{:.0}", idle.as_secs_f64() * 1000.0))
             }
             Event::ServerError { error } => o.str("error", error),
             Event::Closed => o,
@@ -179,6 +228,8 @@ impl Event {
             Event::Error { .. } => "error",
             Event::Close { .. } => "close",
             Event::Refused { .. } => "refused",
+            Event::Evicted { .. } => "evicted",
+            Event::Timeout { .. } => "timeout",
             Event::ServerError { .. } => "serverError",
             Event::Closed => "closed",
             Event::Reloaded(_) => "reloaded",
@@ -194,8 +245,44 @@ impl Event {
             | Event::Data { socket: s, .. }
             | Event::End { socket: s, .. }
             | Event::Error { socket: s, .. }
+            | Event::Timeout { socket: s, .. }
             | Event::Close { socket: s, .. } => Some(s),
             _ => None,
+        }
+    }
+}
+
+/// The limit behind a [`Event::Refused`] or [`Event::Evicted`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Limit {
+    /// [`ServerOptions::max_connections`](crate::ServerOptions::max_connections): the server
+    /// is full.
+    MaxConnections,
+    /// [`ServerOptions::max_connections_per_address`](crate::ServerOptions::max_connections_per_address):
+    /// this client address holds its share.
+    MaxPerAddress,
+    /// [`ServerOptions::max_handshakes`](crate::ServerOptions::max_handshakes): too many
+    /// handshakes in progress.
+    MaxHandshakes,
+    /// No thread could be started for the connection (the system's limit).
+    Threads,
+    /// No file descriptor was left to accept with (`ulimit -n`).
+    Descriptors,
+    /// The server is shutting down.
+    ShuttingDown,
+}
+
+impl Limit {
+    /// A stable name for logs and JSON: `max-connections`, `max-per-address`, ...
+    pub fn name(self) -> &'static str {
+        match self {
+            Limit::MaxConnections => "max-connections",
+            Limit::MaxPerAddress => "max-per-address",
+            Limit::MaxHandshakes => "max-handshakes",
+            Limit::Threads => "threads",
+            Limit::Descriptors => "descriptors",
+            Limit::ShuttingDown => "shutting-down",
         }
     }
 }

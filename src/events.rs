@@ -58,9 +58,18 @@ impl EventSender {
 
 fn log_event(event: &Event) {
     match event {
-        Event::TlsClientError(e) if e.is_probe() => log::debug!("{e}"),
+        Event::TlsClientError(e) if e.is_quiet() => log::debug!("{e}"),
         Event::TlsClientError(e) => log::warn!("{e}"),
-        Event::Refused { peer, reason } => log::warn!("refused {peer}: {reason}"),
+        Event::Refused { peer, reason, .. } => log::warn!("refused {peer}: {reason}"),
+        Event::Evicted {
+            id, peer, reason, ..
+        } => log::warn!("#{id} {peer}: {reason}"),
+        Event::Timeout { socket, idle } => log::info!(
+            "#{} {}: nothing received or sent for {:.1} s (the idle timeout); closing",
+            socket.id(),
+            socket.remote_addr(),
+            idle.as_secs_f64()
+        ),
         Event::ServerError { error } => log::error!("{error}"),
         Event::Reloaded(r) => log::info!("{r}"),
         Event::ReloadFailed { error } => {
@@ -204,6 +213,13 @@ impl Notify for EventSender {
         self.send(Event::Error {
             socket: TlsSocket::of(conn),
             error: why,
+        });
+    }
+
+    fn timed_out(&self, conn: &Arc<Conn>, idle: std::time::Duration) {
+        self.send(Event::Timeout {
+            socket: TlsSocket::of(conn),
+            idle,
         });
     }
 }

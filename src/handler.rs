@@ -35,8 +35,12 @@ pub trait Handler {
     fn on_error(&mut self, socket: &TlsSocket, error: &str) {}
     /// [`Event::Close`]: the connection is gone.
     fn on_close(&mut self, socket: &TlsSocket, had_error: bool) {}
-    /// [`Event::Refused`]: the connection cap turned a client away.
+    /// [`Event::Refused`]: a limit turned a client away.
     fn on_refused(&mut self, peer: SocketAddr, reason: &str) {}
+    /// [`Event::Evicted`]: a connection was closed to make room.
+    fn on_evicted(&mut self, id: u64, peer: SocketAddr, reason: &str) {}
+    /// [`Event::Timeout`]: a connection was idle too long; the server is ending it.
+    fn on_timeout(&mut self, socket: &TlsSocket) {}
     /// [`Event::ServerError`]: accepting failed.
     fn on_server_error(&mut self, error: &str) {}
     /// [`Event::Closed`]: the server has shut down. The last call.
@@ -209,7 +213,11 @@ fn dispatch<H: Handler + ?Sized>(h: &mut H, event: &Event) {
         Event::End { socket, .. } => h.on_end(socket),
         Event::Error { socket, error } => h.on_error(socket, error),
         Event::Close { socket, had_error } => h.on_close(socket, *had_error),
-        Event::Refused { peer, reason } => h.on_refused(*peer, reason),
+        Event::Refused { peer, reason, .. } => h.on_refused(*peer, reason),
+        Event::Evicted {
+            id, peer, reason, ..
+        } => h.on_evicted(*id, *peer, reason),
+        Event::Timeout { socket, .. } => h.on_timeout(socket),
         Event::ServerError { error } => h.on_server_error(error),
         Event::Closed => h.on_closed(),
         Event::Trace(t) => h.on_trace(t),

@@ -112,7 +112,7 @@ pub use event::Event;
 pub use events::Events;
 pub use explain::TlsClientError;
 pub use handler::{Handler, Handlers};
-pub use options::ServerOptions;
+pub use options::{ServerOptions, WhenFull};
 pub use server::{Server, ServerHandle};
 pub use socket::TlsSocket;
 pub use stream::TlsStream;

@@ -14,6 +14,40 @@ use crate::tls::options::{Callback, SniSource, TlsOptions, TlsVersion};
 use crate::tls::provider::Provider;
 use crate::tls::sni::SniFallback;
 
+/// What a new connection gets when the server is full
+/// ([`ServerOptions::when_full`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WhenFull {
+    /// The connection that has been idle longest (the least recently active) is closed to
+    /// make room, or, when every connection is still handshaking, the oldest one whose
+    /// client has sent nothing; so a full server keeps taking new clients, and what it drops
+    /// is what was doing least. Only if neither exists is the newcomer refused. The default.
+    #[default]
+    EvictIdle,
+    /// The newcomer is refused (Node's `maxConnections`).
+    Refuse,
+}
+
+impl WhenFull {
+    /// `evict-idle` or `refuse`.
+    pub fn name(self) -> &'static str {
+        match self {
+            WhenFull::EvictIdle => "evict-idle",
+            WhenFull::Refuse => "refuse",
+        }
+    }
+
+    /// Parses the names [`name`](Self::name) gives.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "evict-idle" => Some(WhenFull::EvictIdle),
+            "refuse" => Some(WhenFull::Refuse),
+            _ => None,
+        }
+    }
+}
+
 /// How to start a [`Server`](crate::Server). Build it with the methods below; every option
 /// has a default, and nothing is checked until [`Server::bind`](crate::Server::bind).
 ///
@@ -30,7 +64,14 @@ pub struct ServerOptions {
     /// Everything that becomes the rustls configuration (and that a reload replaces).
     pub(crate) tls: TlsOptions,
     pub(crate) handshake_timeout: Duration,
+    pub(crate) client_hello_timeout: Duration,
+    pub(crate) idle_timeout: Option<Duration>,
     pub(crate) max_connections: usize,
+    /// `None`: a quarter of `max_connections` (at least 8).
+    pub(crate) max_handshakes: Option<usize>,
+    /// `None`: three quarters of `max_connections` (at least 1).
+    pub(crate) max_per_address: Option<usize>,
+    pub(crate) when_full: WhenFull,
     pub(crate) bind: String,
     pub(crate) high_water_mark: usize,
     pub(crate) read_limit: usize,
@@ -53,7 +94,12 @@ impl ServerOptions {
         ServerOptions {
             tls: TlsOptions::default(),
             handshake_timeout: Duration::from_secs(10),
+            client_hello_timeout: Duration::from_secs(5),
+            idle_timeout: Some(Duration::from_secs(120)),
             max_connections: 1024,
+            max_handshakes: None,
+            max_per_address: None,
+            when_full: WhenFull::EvictIdle,
             bind: "127.0.0.1:8000".into(),
             high_water_mark: 64 * 1024,
             read_limit: 128 * 1024,
@@ -269,11 +315,62 @@ impl ServerOptions {
         self
     }
 
-    /// At most this many connections (handshaking or open) at once; each holds one worker
-    /// thread. Excess connections are closed at once and reported as
-    /// [`Event::Refused`](crate::Event::Refused). Defaults to 1024.
+    /// The first bytes of the ClientHello must arrive within this time of the TCP accept,
+    /// or the connection is closed (a `TlsClientError` with cause `timeout`). Shorter than
+    /// the [`handshake_timeout`](Self::handshake_timeout), so that connections that send
+    /// nothing cannot hold threads for long: every TLS client speaks first, at once.
+    /// Defaults to 5 seconds.
+    pub fn client_hello_timeout(mut self, timeout: Duration) -> Self {
+        self.client_hello_timeout = timeout;
+        self
+    }
+
+    /// A secure connection that receives nothing and sends nothing for this long is ended
+    /// (close_notify, then closed after the [`linger`](Self::linger) time), with an
+    /// [`Event::Timeout`](crate::Event::Timeout) and a log line. It covers a peer that
+    /// stops reading too: bytes that cannot be sent are not activity. `None` keeps idle
+    /// connections for ever (each holds a thread). Node's `server.timeout` /
+    /// `socket.setTimeout`, except that Node only reports it. Applies to both styles; the
+    /// HTTPS responder has its own, shorter one. Defaults to 120 seconds.
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// At most this many connections (handshaking or open) at once; each holds one
+    /// connection thread. What happens to one more is [`when_full`](Self::when_full)'s
+    /// choice; a refusal is reported as [`Event::Refused`](crate::Event::Refused).
+    /// Defaults to 1024.
     pub fn max_connections(mut self, n: usize) -> Self {
         self.max_connections = n.max(1);
+        self
+    }
+
+    /// At most this many handshakes in progress at once. When one more connection arrives,
+    /// the oldest handshake whose client has sent nothing yet (else the oldest one) is
+    /// closed to make room ([`Event::Evicted`](crate::Event::Evicted)): stalled handshakes
+    /// cannot fill the server. Defaults to a quarter of
+    /// [`max_connections`](Self::max_connections), at least 8.
+    pub fn max_handshakes(mut self, n: usize) -> Self {
+        self.max_handshakes = Some(n.max(1));
+        self
+    }
+
+    /// At most this many connections (handshaking or open) from one client IP address;
+    /// more are refused ([`Event::Refused`](crate::Event::Refused)), so that one client
+    /// cannot take every connection. Defaults to three quarters of
+    /// [`max_connections`](Self::max_connections): a quarter always stays for other
+    /// addresses, and test suites and benchmarks running on one loopback address keep most
+    /// of the server.
+    pub fn max_connections_per_address(mut self, n: usize) -> Self {
+        self.max_per_address = Some(n.max(1));
+        self
+    }
+
+    /// What a new connection gets when [`max_connections`](Self::max_connections) are open.
+    /// Defaults to [`WhenFull::EvictIdle`].
+    pub fn when_full(mut self, policy: WhenFull) -> Self {
+        self.when_full = policy;
         self
     }
 

@@ -50,6 +50,16 @@ pub enum Setting {
     HandshakeTimeout,
     /// The connection cap ([`ServerOptions::max_connections`](crate::ServerOptions::max_connections)).
     MaxConnections,
+    /// The deadline for the first bytes ([`ServerOptions::client_hello_timeout`](crate::ServerOptions::client_hello_timeout)).
+    ClientHelloTimeout,
+    /// The idle timeout ([`ServerOptions::idle_timeout`](crate::ServerOptions::idle_timeout)).
+    IdleTimeout,
+    /// Handshakes in progress ([`ServerOptions::max_handshakes`](crate::ServerOptions::max_handshakes)).
+    MaxHandshakes,
+    /// Connections from one address ([`ServerOptions::max_connections_per_address`](crate::ServerOptions::max_connections_per_address)).
+    MaxPerAddress,
+    /// What a full server does ([`ServerOptions::when_full`](crate::ServerOptions::when_full)).
+    WhenFull,
     /// The listening address ([`ServerOptions::bind`](crate::ServerOptions::bind)).
     Bind,
     /// The key-log file ([`ServerOptions::key_log_file`](crate::ServerOptions::key_log_file)).
@@ -97,6 +107,11 @@ impl Setting {
             Setting::Crl => "ServerOptions::crl_file",
             Setting::HandshakeTimeout => "ServerOptions::handshake_timeout",
             Setting::MaxConnections => "ServerOptions::max_connections",
+            Setting::ClientHelloTimeout => "ServerOptions::client_hello_timeout",
+            Setting::IdleTimeout => "ServerOptions::idle_timeout",
+            Setting::MaxHandshakes => "ServerOptions::max_handshakes",
+            Setting::MaxPerAddress => "ServerOptions::max_connections_per_address",
+            Setting::WhenFull => "ServerOptions::when_full",
             Setting::Bind => "ServerOptions::bind",
             Setting::KeyLog => "ServerOptions::key_log_file",
             Setting::ServerConfig => "ServerOptions::server_config",

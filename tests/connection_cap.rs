@@ -1,5 +1,6 @@
-//! `max_connections`: connections over the cap are refused at once (an `Event::Refused`,
-//! and the client's handshake fails instead of hanging); a closed connection frees its slot.
+//! `max_connections` with `WhenFull::Refuse`: connections over the cap are refused at once
+//! (an `Event::Refused`, and the client's handshake fails instead of hanging); a closed
+//! connection frees its slot. The other limits are in tests/limits.rs.
 
 mod support;
 
@@ -8,9 +9,10 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use support::*;
+use tls_server::event::Limit;
 use tls_server::rustls::pki_types::ServerName;
 use tls_server::rustls::{self, ClientConnection};
-use tls_server::{Event, Events};
+use tls_server::{Event, Events, WhenFull};
 
 /// Sends close_notify and waits for the server's `Close` of the connection; waiting drops
 /// the `End` event, which makes the server end its side too.
@@ -65,7 +67,12 @@ fn handshake(addr: SocketAddr) -> (SocketAddr, Result<Client, io::Error>) {
 
 #[test]
 fn connections_over_the_cap_are_refused_until_one_closes() {
-    let (server, events, addr) = start(options().max_connections(2));
+    let (server, events, addr) = start(
+        options()
+            .max_connections(2)
+            .max_connections_per_address(3)
+            .when_full(WhenFull::Refuse),
+    );
     let (mut a, a_id) = connect_secure(&events, addr);
     let (mut b, b_id) = connect_secure(&events, addr);
     echo(&events, &mut a, a_id, b"a");
@@ -83,9 +90,14 @@ fn connections_over_the_cap_are_refused_until_one_closes() {
         }
     }
     match seen.last() {
-        Some(Event::Refused { peer, reason }) => {
+        Some(Event::Refused {
+            peer,
+            limit,
+            reason,
+        }) => {
             println!("refused: {reason}");
             assert_eq!(*peer, third);
+            assert_eq!(*limit, Limit::MaxConnections);
             assert!(reason.contains("maximum"), "{reason}");
             assert!(
                 reason.contains("ServerOptions::max_connections 2"),
@@ -135,7 +147,7 @@ fn a_slot_is_free_as_soon_as_close_is_seen() {
         drain(client);
         id = wait_for(&events, "secureConnection", |e| match e {
             Event::SecureConnection(s) if s.remote_addr() == me => Some(s.id()),
-            Event::Refused { peer, reason } if *peer == me => {
+            Event::Refused { peer, reason, .. } if *peer == me => {
                 panic!(
                     "round {round}: refused right after the previous connection's Close: {reason}"
                 )

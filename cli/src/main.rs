@@ -5,6 +5,7 @@
 
 mod check;
 mod flags;
+mod logger;
 mod probe;
 mod serve;
 mod signals;
@@ -28,12 +29,12 @@ USAGE:
 ";
 
 fn main() {
-    match run(std::env::args_os().skip(1).collect()) {
-        Ok(()) => {}
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::exit(2);
-        }
+    let result = run(std::env::args_os().skip(1).collect());
+    // The last log lines reach a healthy stderr before the process ends.
+    log::logger().flush();
+    if let Err(e) = result {
+        let _ = writeln!(std::io::stderr(), "error: {e}");
+        std::process::exit(2);
     }
 }
 

@@ -11,9 +11,9 @@ use log::LevelFilter;
 use tls_server::check::{self, Status};
 use tls_server::https;
 use tls_server::tls::{Provider, SniFallback};
-use tls_server::{ClientAuth, Event, Server, ServerOptions, TlsStream, TlsVersion};
+use tls_server::{ClientAuth, Event, Server, ServerOptions, TlsStream, TlsVersion, WhenFull};
 
-use crate::{flags, signals};
+use crate::{flags, logger, signals};
 
 /// The demo certificates, relative to the working directory: what `make run` serves.
 const DEMO_CERT: &str = "certs/server.crt";
@@ -42,8 +42,17 @@ SERVE OPTIONS (defaults in brackets):
     --ca FILE                 CA certificates for client certificates (repeatable)
     --crl FILE                certificate revocation lists, PEM (repeatable)
     --handshake-timeout SECS  absolute handshake deadline [10]
-    --max-connections N       connection cap; excess connections are refused [1024]
-    --grace SECS              on Ctrl-C, time for connections to close [5]
+    --client-hello-timeout SECS  deadline for the client's first bytes [5]
+    --idle-timeout SECS       end a connection after this long with nothing sent either
+                              way; 0 keeps idle connections [120]
+    --max-connections N       connection cap (each connection holds a thread) [1024]
+    --max-handshakes N        handshakes in progress; one more closes the oldest silent
+                              one [a quarter of --max-connections, at least 8]
+    --max-per-address N       connections from one client address; more are refused
+                              [three quarters of --max-connections]
+    --when-full POLICY        a new connection on a full server: evict-idle (close the
+                              longest-idle connection) or refuse [evict-idle]
+    --grace SECS              on Ctrl-C or SIGTERM, time for connections to close [5]
     --provider NAME           crypto provider: aws-lc-rs or ring [aws-lc-rs if built in]
     --trace                   log each handshake step by step (and a \"trace\" JSON event)
     --no-check                start even if `tls-server check` finds errors in --cert/--key
@@ -177,6 +186,23 @@ fn parse(parser: &mut lexopt::Parser) -> Result<Serve, Box<dyn std::error::Error
                 options = options.handshake_timeout(seconds(parser.value()?.string()?)?)
             }
             Long("max-connections") => options = options.max_connections(parser.value()?.parse()?),
+            Long("max-handshakes") => options = options.max_handshakes(parser.value()?.parse()?),
+            Long("max-per-address") => {
+                options = options.max_connections_per_address(parser.value()?.parse()?)
+            }
+            Long("when-full") => {
+                let policy = parser.value()?.string()?;
+                options = options.when_full(WhenFull::parse(&policy).ok_or_else(|| {
+                    format!("--when-full: {policy:?} — use evict-idle or refuse")
+                })?);
+            }
+            Long("client-hello-timeout") => {
+                options = options.client_hello_timeout(seconds(parser.value()?.string()?)?)
+            }
+            Long("idle-timeout") => {
+                let idle = seconds(parser.value()?.string()?)?;
+                options = options.idle_timeout((!idle.is_zero()).then_some(idle));
+            }
             Long("grace") => options = options.grace_period(seconds(parser.value()?.string()?)?),
             Long("provider") => {
                 let name = parser.value()?.string()?;
@@ -284,20 +310,17 @@ fn seconds(s: String) -> Result<Duration, String> {
 }
 
 fn serve(cfg: Serve) -> Result<(), Box<dyn std::error::Error>> {
-    simple_logger::SimpleLogger::new()
-        .with_level(LevelFilter::Warn)
-        .with_module_level("tls_server", cfg.log_level)
-        .init()?;
+    logger::init(cfg.log_level)?;
     for preflight in &cfg.preflight {
         run_preflight(preflight)?;
     }
+    let signals = signals::take()?;
     let server = if cfg.https {
         Server::bind_streams(cfg.options.clone(), https_connection)?
     } else {
         Server::bind(cfg.options.clone())?
     };
-    signals::reload_on_sighup(&server, cfg.options.clone())?;
-    signals::stop_on_ctrl_c(&server)?;
+    signals::handle(signals, &server, cfg.options.clone())?;
     if cfg.https {
         log::info!("https mode: GET / answers this connection's TLS facts as JSON; Ctrl-C stops");
     } else {

@@ -1,40 +1,53 @@
-//! The signals `serve` answers: Ctrl-C (SIGINT) and SIGTERM stop the server gracefully,
-//! SIGHUP reloads its certificate files.
+//! The signals `serve` answers, all on one thread (signal-hook): SIGINT (Ctrl-C) and
+//! SIGTERM (systemd, `docker stop`, `kill`) stop the server gracefully — close_notify to
+//! every connection, the grace period, exit 0 — and the same signal again exits at once;
+//! SIGHUP reloads the certificate files.
+//!
+//! The handler shuts down first and logs after, and logging never blocks or panics (see
+//! `logger.rs`), so a closed or full stderr cannot keep the server from stopping.
 
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 use tls_server::{Server, ServerOptions};
 
-/// The first Ctrl-C closes every connection with close_notify and waits the grace period;
-/// a second exits at once.
-pub(crate) fn stop_on_ctrl_c(server: &Server) -> Result<(), Box<dyn std::error::Error>> {
-    let handle = server.handle();
-    let pressed = std::sync::atomic::AtomicBool::new(false);
-    ctrlc::set_handler(move || {
-        if pressed.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            log::warn!("second Ctrl-C: exiting without waiting for connections");
-            std::process::exit(130);
-        }
-        log::info!("Ctrl-C: closing connections (press again to exit at once)");
-        handle.shutdown();
-    })?;
-    Ok(())
+/// Takes the signals over from their default actions, before the server starts: one that
+/// arrives meanwhile waits for [`handle`].
+pub(crate) fn take() -> std::io::Result<Signals> {
+    Signals::new([SIGINT, SIGTERM, SIGHUP])
 }
 
-/// SIGHUP reloads the same files (Node's `setSecureContext`): `ServerHandle::reload`
-/// checks them first and keeps the old ones on error; both outcomes are logged and sent as
-/// events (`reloaded` / `reloadFailed` in `--events json`).
-pub(crate) fn reload_on_sighup(
+/// Starts the signal thread. `options` are what SIGHUP reloads.
+pub(crate) fn handle(
+    mut signals: Signals,
     server: &Server,
     options: ServerOptions,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGHUP])?;
+) -> std::io::Result<()> {
     let handle = server.handle();
     std::thread::Builder::new()
-        .name("tls-server-sighup".into())
+        .name("tls-server-signals".into())
         .spawn(move || {
-            for _ in signals.forever() {
-                log::info!("SIGHUP: reloading certificates and keys");
-                // The outcome is logged and sent as an event by `reload` itself.
-                let _ = handle.reload(&options);
+            let mut stopping = false;
+            for signal in signals.forever() {
+                let name = match signal {
+                    SIGINT => "SIGINT (Ctrl-C)",
+                    SIGTERM => "SIGTERM",
+                    _ => "SIGHUP",
+                };
+                if signal == SIGHUP {
+                    log::info!("SIGHUP: reloading certificates and keys");
+                    // The outcome is logged and sent as an event by `reload` itself.
+                    let _ = handle.reload(&options);
+                } else if stopping {
+                    log::warn!("second {name}: exiting without waiting for connections");
+                    log::logger().flush();
+                    std::process::exit(128 + signal);
+                } else {
+                    stopping = true;
+                    handle.shutdown();
+                    log::info!(
+                        "{name}: closing connections gracefully; send it again to exit at once"
+                    );
+                }
             }
         })?;
     Ok(())

@@ -280,6 +280,11 @@ fn running_out_of_descriptors_is_a_server_error_and_the_server_recovers() {
         "{line}"
     );
     assert!(json(&line).str("error").contains("ulimit -n"), "{line}");
+    // Meanwhile a waiting client is not left hanging: it is refused, and told why.
+    let refused = server
+        .stdout
+        .wait_for("refused", |l| json(l).event() == "refused");
+    assert_eq!(json(&refused).str("limit"), "descriptors", "{refused}");
     // Once the idle clients leave, descriptors are free again and TLS works.
     drop(idle);
     let mut client = support::connect(addr);
@@ -287,6 +292,20 @@ fn running_out_of_descriptors_is_a_server_error_and_the_server_recovers() {
         support::echo_roundtrip(&mut client, b"still here"),
         b"still here"
     );
+    server.stdout.wait_for("secureConnection", |l| {
+        json(l).event() == "secureConnection"
+    });
+    // The shortage was reported once, not once per attempt, and its end was logged.
+    let reports = server
+        .stdout
+        .seen
+        .iter()
+        .filter(|l| json(l).event() == "serverError")
+        .count();
+    assert_eq!(reports, 1, "{:#?}", server.stdout.seen);
+    server.stderr.wait_for("the recovery", |l| {
+        l.contains("file descriptors are available again")
+    });
 }
 
 #[test]

@@ -18,14 +18,15 @@ mod timers;
 mod write;
 
 use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustls::ServerConnection;
 
 pub use info::SocketInfo;
-pub(crate) use read::ReadOutcome;
+pub(crate) use read::{drain, ReadOutcome};
 pub(crate) use timers::Timers;
 
 /// Room for one full TLS record (16 KiB plaintext + header and AEAD overhead).
@@ -37,6 +38,8 @@ pub(crate) struct Limits {
     pub high_water_mark: usize,
     pub read_limit: usize,
     pub linger: Duration,
+    /// End a connection after this long without a byte in either direction.
+    pub idle_timeout: Option<Duration>,
 }
 
 /// Where a connection reports what its write side learns by itself: everything queued was
@@ -46,6 +49,8 @@ pub(crate) trait Notify: Send + Sync {
     fn drained(&self, conn: &Arc<Conn>);
     /// Sending failed; the connection is closed.
     fn failed(&self, conn: &Arc<Conn>, why: String);
+    /// Nothing moved for `idle`, the idle timeout; the connection is being ended.
+    fn timed_out(&self, conn: &Arc<Conn>, idle: Duration);
 }
 
 pub(crate) struct Conn {
@@ -60,6 +65,10 @@ pub(crate) struct Conn {
     limits: Limits,
     timers: Timers,
     me: Weak<Conn>,
+    /// When the connection was made; `active_ns` counts from here.
+    born: Instant,
+    /// Nanoseconds after `born` of the last byte received or handed to the kernel.
+    active_ns: AtomicU64,
 }
 
 struct State {
@@ -136,7 +145,52 @@ impl Conn {
             limits,
             timers,
             me: me.clone(),
+            born: Instant::now(),
+            active_ns: AtomicU64::new(0),
         })
+    }
+
+    /// Starts the idle clock: the timer thread checks this connection when its idle
+    /// timeout could be over.
+    pub(crate) fn start_idle_clock(&self) {
+        if let Some(timeout) = self.limits.idle_timeout {
+            self.timers
+                .check_idle_at(Instant::now() + timeout, self.me.clone());
+        }
+    }
+
+    /// Bytes moved (received, or taken by the kernel to send): the connection is active.
+    fn active(&self) {
+        let ns = u64::try_from(self.born.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.active_ns.store(ns, Ordering::Relaxed);
+    }
+
+    /// How long nothing has moved in either direction.
+    pub(crate) fn idle_for(&self) -> Duration {
+        let last = Duration::from_nanos(self.active_ns.load(Ordering::Relaxed));
+        self.born.elapsed().saturating_sub(last)
+    }
+
+    /// The timer thread's check: `Some(when)` to look again, `None` when the connection
+    /// has timed out (it is then being ended) or is closed.
+    pub(crate) fn idle_check(&self) -> Option<Instant> {
+        let timeout = self.limits.idle_timeout?;
+        if self.is_closed() {
+            return None;
+        }
+        let idle = self.idle_for();
+        if idle < timeout {
+            return Some(Instant::now() + (timeout - idle));
+        }
+        if let Some(me) = self.arc() {
+            self.notify.timed_out(&me, idle);
+        }
+        // Ending waits for our queued output; a peer that is not reading would keep that
+        // from ever finishing, so the connection is closed after the linger time anyway.
+        self.end();
+        self.timers
+            .destroy_at(Instant::now() + self.limits.linger, self.me.clone());
+        None
     }
 
     /// This connection as an `Arc`, for what it hands to others (timers, notices).
@@ -162,6 +216,13 @@ impl Conn {
         st.ending = true;
         st.tls.send_close_notify();
         self.push(&mut st);
+    }
+
+    /// Closes the connection to make room for another: close_notify if it can go out at
+    /// once, then closed without waiting for the peer.
+    pub(crate) fn evict(&self) {
+        self.end();
+        self.destroy();
     }
 
     pub(crate) fn destroy(&self) {

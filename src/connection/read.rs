@@ -3,9 +3,9 @@
 //! once the peer has ended.
 
 use std::io::{self, Read};
-use std::net::Shutdown;
+use std::net::{Shutdown, TcpStream};
 use std::sync::MutexGuard;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{Conn, Flow};
 
@@ -110,7 +110,12 @@ impl Conn {
     pub(crate) fn read_socket(&self, buf: &mut [u8]) -> Result<usize, ReadOutcome> {
         loop {
             match (&*self.sock).read(buf) {
-                Ok(n) => return Ok(n),
+                Ok(n) => {
+                    if n > 0 {
+                        self.active();
+                    }
+                    return Ok(n);
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 // SO_RCVTIMEO expired (EAGAIN): no byte was read.
                 Err(e)
@@ -163,7 +168,12 @@ impl Conn {
                     }
                 }
                 Err(e) => {
-                    // rustls queued a fatal alert: send it before anything closes.
+                    // rustls queued a fatal alert: send it before anything closes. For
+                    // some errors (records interleaved with a split handshake message, a
+                    // handshake message too large) it queues none, and gives no way to
+                    // send one once traffic is encrypted: close_notify (which rustls skips
+                    // after a fatal alert) at least tells the peer the close is ours.
+                    st.tls.send_close_notify();
                     st.ending = true;
                     self.push(&mut st);
                     return ReadOutcome::Failed(format!("TLS error: {e}"));
@@ -200,7 +210,8 @@ impl Conn {
     /// Closes after the peer ended or failed: waits until our side has sent everything
     /// and its FIN (after `End`, that is once its [`EndAck`] was dropped; the linger timer
     /// bounds the sending), stops the writer, closes the socket. After a protocol error,
-    /// only the queued alert is sent. Returns whether the connection had an error.
+    /// only the queued alert is sent, and what the peer sent meanwhile is read and dropped
+    /// first (see [`drain`]). Returns whether the connection had an error.
     pub(crate) fn finish(&self, after_error: bool) -> bool {
         let mut st = self.lock();
         if after_error && !st.ending && !st.closed {
@@ -210,15 +221,45 @@ impl Conn {
         while !st.closed && !st.write_shut {
             st = self.wait_state(st);
         }
+        let drain_first = after_error && !st.closed;
         st.closed = true;
         let writer = st.writer.take();
         self.wake_state(&st);
         drop(st);
+        if drain_first {
+            drain(&self.sock);
+        }
         let _ = self.sock.shutdown(Shutdown::Both);
         if let Some(writer) = writer {
             let _ = writer.join();
         }
         self.close_flow();
         self.lock().had_error
+    }
+}
+
+/// How much a closing connection reads and drops, at most, and for how long.
+const DRAIN_BYTES: usize = 1 << 20;
+const DRAIN_TIME: Duration = Duration::from_secs(1);
+
+/// Reads and drops what the peer has sent, until it closes, [`DRAIN_BYTES`] or
+/// [`DRAIN_TIME`]: called after our last record (an alert) and our FIN. Closing a socket
+/// with unread bytes makes the kernel send a reset, and a reset can overtake the alert still
+/// in flight: the peer would see "connection reset" instead of why.
+pub(crate) fn drain(sock: &TcpStream) {
+    let until = Instant::now() + DRAIN_TIME;
+    let mut sink = [0u8; 4096];
+    let mut read = 0;
+    while read < DRAIN_BYTES {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() || sock.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
+        match (&*sock).read(&mut sink) {
+            Ok(0) => return,
+            Ok(n) => read += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
     }
 }

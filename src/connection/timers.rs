@@ -1,5 +1,5 @@
-//! One thread per server that closes connections whose time is up (the linger after we
-//! ended a connection), so no connection thread ever has to poll.
+//! One thread per server that acts on connections whose time is up — the linger after we
+//! ended one, the idle timeout — so no connection thread ever has to poll.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -14,7 +14,16 @@ use super::Conn;
 struct Entry {
     at: Instant,
     seq: u64,
+    what: What,
     conn: Weak<Conn>,
+}
+
+#[derive(Clone, Copy)]
+enum What {
+    /// Close it.
+    Destroy,
+    /// See whether it has been idle too long (and look again later if not).
+    IdleCheck,
 }
 
 impl PartialEq for Entry {
@@ -34,14 +43,14 @@ impl Ord for Entry {
     }
 }
 
-/// Schedules `destroy()` of a connection at a deadline. Cheap to clone.
+/// Schedules work on a connection at a deadline. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Timers {
     tx: Sender<Msg>,
 }
 
 enum Msg {
-    DestroyAt(Instant, Weak<Conn>),
+    At(Instant, What, Weak<Conn>),
     Stop,
 }
 
@@ -58,7 +67,12 @@ impl Timers {
 
     /// Destroys `conn` at `at` unless it has closed by then.
     pub(crate) fn destroy_at(&self, at: Instant, conn: Weak<Conn>) {
-        let _ = self.tx.send(Msg::DestroyAt(at, conn));
+        let _ = self.tx.send(Msg::At(at, What::Destroy, conn));
+    }
+
+    /// Checks at `at` whether `conn` has been idle for its idle timeout.
+    pub(crate) fn check_idle_at(&self, at: Instant, conn: Weak<Conn>) {
+        let _ = self.tx.send(Msg::At(at, What::IdleCheck, conn));
     }
 
     /// Ends the timer thread; pending deadlines are dropped.
@@ -74,8 +88,22 @@ fn run(rx: Receiver<Msg>) {
         let now = Instant::now();
         while heap.peek().is_some_and(|Reverse(e)| e.at <= now) {
             let Reverse(e) = heap.pop().expect("peeked entry exists");
-            if let Some(conn) = e.conn.upgrade() {
-                conn.linger_expired();
+            let Some(conn) = e.conn.upgrade() else {
+                continue;
+            };
+            match e.what {
+                What::Destroy => conn.linger_expired(),
+                What::IdleCheck => {
+                    if let Some(again) = conn.idle_check() {
+                        seq += 1;
+                        heap.push(Reverse(Entry {
+                            at: again,
+                            seq,
+                            what: What::IdleCheck,
+                            conn: e.conn,
+                        }));
+                    }
+                }
             }
         }
         let next = match heap.peek() {
@@ -83,9 +111,14 @@ fn run(rx: Receiver<Msg>) {
             None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
         };
         match next {
-            Ok(Msg::DestroyAt(at, conn)) => {
+            Ok(Msg::At(at, what, conn)) => {
                 seq += 1;
-                heap.push(Reverse(Entry { at, seq, conn }));
+                heap.push(Reverse(Entry {
+                    at,
+                    seq,
+                    what,
+                    conn,
+                }));
             }
             Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => return,
             Err(RecvTimeoutError::Timeout) => {}

@@ -103,7 +103,7 @@ impl Conn {
         if !st.closed && !st.flushing && st.out.is_empty() {
             while st.tls.wants_write() {
                 match st.tls.write_tls(&mut NonBlocking(&self.sock)) {
-                    Ok(_) => {}
+                    Ok(_) => self.active(),
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) => {
@@ -144,6 +144,7 @@ impl Conn {
         while !st.out.is_empty() {
             match send_nonblocking(&self.sock, &st.out) {
                 Ok(n) => {
+                    self.active();
                     st.out.drain(..n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -215,6 +216,9 @@ impl Conn {
             st.in_flight = chunk.len();
             drop(st);
             let sent = (&*self.sock).write_all(&chunk);
+            if sent.is_ok() {
+                self.active();
+            }
             st = self.lock();
             st.in_flight = 0;
             if let Err(e) = sent {

@@ -30,9 +30,13 @@ pub(crate) enum Finding<'a> {
         answered_http: bool,
     },
     Shutdown,
-    /// Nothing arrived before the deadline.
+    /// We closed it to make room for a newer connection.
+    Evicted,
+    /// Nothing arrived before the deadline (the first-bytes one, or the whole handshake's
+    /// when that is shorter).
     SilentClient {
         timeout: Duration,
+        setting: Setting,
     },
     /// Part of a ClientHello arrived before the deadline.
     SlowClientHello {
@@ -155,8 +159,19 @@ impl Finding<'_> {
                 "the server was shutting down".into(),
                 "connect again once the server is back".into(),
             ),
-            Finding::SilentClient { timeout } => (
-                format!("the client sent nothing within the {timeout:?} handshake deadline"),
+            Finding::Evicted => (
+                "the server closed this handshake to make room for a newer connection (the evicted event names the limit)".into(),
+                format!(
+                    "nothing to fix on a client that had stalled; if live clients are evicted, raise {} or {}",
+                    name(Setting::MaxHandshakes),
+                    name(Setting::MaxConnections)
+                ),
+            ),
+            Finding::SilentClient { timeout, setting } => (
+                format!(
+                    "the client sent nothing within {timeout:?} of connecting ({} {timeout:?})",
+                    name(*setting)
+                ),
                 "check that the client speaks TLS on this port (a plain-TCP client waiting for the server to talk first looks like this)".into(),
             ),
             Finding::SlowClientHello { bytes, timeout } => (

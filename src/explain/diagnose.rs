@@ -36,6 +36,7 @@ pub(crate) fn explain(
         alert_sent,
         elapsed,
         timeout,
+        timeout_setting,
         record,
         answered_http,
         ..
@@ -61,6 +62,7 @@ pub(crate) fn explain(
         first_bytes: &first_bytes,
         bytes_received,
         timeout,
+        timeout_setting,
         answered_http,
         offered: offered.as_ref(),
         local,
@@ -117,6 +119,7 @@ struct Facts<'a> {
     first_bytes: &'a [u8],
     bytes_received: usize,
     timeout: std::time::Duration,
+    timeout_setting: crate::setting::Setting,
     answered_http: bool,
     offered: Option<&'a ClientHello>,
     local: SocketAddr,
@@ -128,12 +131,16 @@ fn diagnose<'a>(f: &Facts<'a>) -> Finding<'a> {
     let not_tls = !f.first_bytes.is_empty() && !looks_like_tls(f.first_bytes);
     match f.failure {
         Failure::Shutdown => Finding::Shutdown,
+        Failure::Evicted => Finding::Evicted,
         _ if not_tls => Finding::NotTls {
             first_bytes: f.first_bytes,
             answered_http: f.answered_http,
         },
         Failure::Timeout => match f.phase {
-            Phase::BeforeAnyBytes => Finding::SilentClient { timeout: f.timeout },
+            Phase::BeforeAnyBytes => Finding::SilentClient {
+                timeout: f.timeout,
+                setting: f.timeout_setting,
+            },
             Phase::ClientHello => Finding::SlowClientHello {
                 bytes: f.bytes_received,
                 timeout: f.timeout,
@@ -345,6 +352,7 @@ impl Finding<'_> {
         match self {
             Finding::NotTls { .. } => Cause::NotTls,
             Finding::Shutdown => Cause::Shutdown,
+            Finding::Evicted => Cause::Evicted,
             Finding::SilentClient { .. }
             | Finding::SlowClientHello { .. }
             | Finding::UnfinishedHandshake { .. } => Cause::Timeout,

@@ -10,6 +10,7 @@ use rustls::Error as TlsError;
 
 use crate::explain::client_hello::ClientHello;
 use crate::explain::trace::Recorder;
+use crate::setting::Setting;
 use crate::tls::record::Record;
 use crate::tls::AuthorizationError;
 use crate::util::json::Obj;
@@ -51,6 +52,8 @@ pub(crate) enum Failure {
     PeerClosed,
     Io(io::Error),
     Shutdown,
+    /// We closed it to make room for a newer connection.
+    Evicted,
 }
 
 /// The record of a failed handshake: what the handshake driver saw on the wire and what
@@ -66,8 +69,9 @@ pub(crate) struct Failed {
     pub alert_sent: Option<rustls::AlertDescription>,
     /// From accept to failure.
     pub elapsed: Duration,
-    /// The handshake deadline that applied.
+    /// The deadline that applied (as a time after accept), and its setting.
     pub timeout: Duration,
+    pub timeout_setting: Setting,
     /// What the rustls callbacks saw: SNI choice, client certificate, ALPN answer.
     pub record: Record,
     /// The flights so far, when tracing.
@@ -115,6 +119,10 @@ pub enum Cause {
     /// The client asked for a server name we have no certificate for, or for none, and the
     /// SNI fallback policy refuses that.
     UnknownServerName,
+    /// The server closed the handshake to make room for a newer connection (see
+    /// [`Event::Evicted`](crate::Event::Evicted)). Logged at debug level: the eviction
+    /// itself is logged.
+    Evicted,
 }
 
 impl Cause {
@@ -137,6 +145,7 @@ impl Cause {
             Cause::Shutdown => "shutdown",
             Cause::ClientCertificate => "client-certificate",
             Cause::UnknownServerName => "unknown-server-name",
+            Cause::Evicted => "evicted",
         }
     }
 }
@@ -182,6 +191,12 @@ impl TlsClientError {
     /// Whether this was a zero-byte connection (health check, port scan), not a real error.
     pub fn is_probe(&self) -> bool {
         self.cause == Cause::Probe
+    }
+
+    /// Whether the server logs this failure at debug level only: a zero-byte probe, or a
+    /// handshake it closed itself to make room (the eviction has its own log line).
+    pub fn is_quiet(&self) -> bool {
+        matches!(self.cause, Cause::Probe | Cause::Evicted)
     }
 
     /// The failure as one JSON object (the `tlsClientError` line of `--events json`): `id`,

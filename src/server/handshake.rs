@@ -1,18 +1,21 @@
 //! Driving one server handshake by hand — `read_tls` → `process_new_packets` →
-//! `write_tls` — under an absolute deadline, keeping what we need to explain a failure.
+//! `write_tls` — under two absolute deadlines (the client's first bytes, the whole
+//! handshake), keeping what we need to explain a failure.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rustls::server::Acceptor;
 use rustls::{ServerConfig, ServerConnection};
 
-use crate::connection::READ_BUF;
+use crate::connection::{drain, READ_BUF};
 use crate::explain::failure::{Failed, Failure, Phase};
 use crate::explain::sniff::{is_plain_http, FIRST_BYTES};
 use crate::explain::trace::Recorder;
+use crate::setting::Setting;
 use crate::tls::alpn::{self, AlpnCallback};
 use crate::tls::record::{HandshakeRecord, Record};
 use crate::tls::setup::Setup;
@@ -26,17 +29,37 @@ pub(crate) struct Done {
     pub record: Record,
 }
 
+/// When a handshake must be done by.
+#[derive(Clone, Copy)]
+pub(crate) struct Deadlines {
+    /// The TCP accept.
+    pub started: Instant,
+    /// The client's first bytes must have arrived by then.
+    pub first_bytes: Instant,
+    /// The handshake must be complete by then.
+    pub whole: Instant,
+}
+
 /// Runs the handshake on `sock`. On success the connection is ready for application data
 /// (plaintext that came with the client's Finished may already be buffered in it).
 /// With `trace`, the flights are recorded for the handshake trace.
+/// `heard` is set when the client's first byte arrives (the registry then no longer counts
+/// this handshake as silent).
+///
+/// Not inlined, and the connection returned boxed: the caller's stack frame stays small,
+/// so the reader that runs after it waits in pages the handshake already touched (each
+/// idle connection keeps the stack pages its thread touched).
+#[inline(never)]
 pub(crate) fn run(
     sock: &TcpStream,
     tls: &Setup,
-    deadline: Instant,
-    started: Instant,
+    deadlines: Deadlines,
+    heard: &AtomicBool,
     stopping: &dyn Fn() -> bool,
     trace: bool,
-) -> Result<Done, Box<Failed>> {
+) -> Result<Box<Done>, Box<Failed>> {
+    let started = deadlines.started;
+    let deadline = deadlines.whole;
     let mut hs = Handshake {
         sock,
         first_bytes: Vec::new(),
@@ -45,7 +68,8 @@ pub(crate) fn run(
         alert_sent: None,
         trace: trace.then(|| Recorder::new(started)),
         record: HandshakeRecord::default(),
-        timeout: deadline.saturating_duration_since(started),
+        deadlines,
+        heard,
         answered_http: false,
         read_timeout: None,
         write_timeout: false,
@@ -74,12 +98,12 @@ pub(crate) fn run(
             if hs.write_timeout {
                 let _ = sock.set_write_timeout(None);
             }
-            return Ok(Done {
+            return Ok(Box::new(Done {
                 conn,
                 trace: hs.trace.take(),
                 first_bytes: std::mem::take(&mut hs.first_bytes),
                 record: hs.record.take(),
-            });
+            }));
         }
         if stopping() {
             return Err(hs.failed(Failure::Shutdown, started));
@@ -102,9 +126,10 @@ pub(crate) fn run(
                 // Last gasp: the alert rustls queued goes out before we close, so the
                 // client sees why instead of a reset (an HTTP client gets HTTP instead).
                 if !hs.answer_plain_http(deadline) {
+                    hs.alert_of_our_own(&mut conn, &e, deadline);
                     let _ = hs.flush(&mut conn, deadline);
                 }
-                hs.close_gently(deadline);
+                hs.close_gently();
                 let mut failed = hs.failed(Failure::Tls(e), started);
                 failed.phase = phase;
                 return Err(failed);
@@ -122,8 +147,8 @@ struct Handshake<'a> {
     trace: Option<Recorder>,
     /// What this handshake's callbacks saw.
     record: HandshakeRecord,
-    /// The whole handshake's allowance, for explanations.
-    timeout: Duration,
+    deadlines: Deadlines,
+    heard: &'a AtomicBool,
     answered_http: bool,
     /// The socket's read timeout as last set: a system call per read is spared while it
     /// ends within [`SLACK`] of the deadline.
@@ -188,7 +213,7 @@ impl Handshake<'_> {
                 self.send(&mut out, deadline)?;
                 self.sent_any = false;
             }
-            self.close_gently(deadline);
+            self.close_gently();
             return Err(Failure::Tls(e));
         }
     }
@@ -211,14 +236,33 @@ impl Handshake<'_> {
             bytes_received: self.bytes_received,
             alert_sent: self.alert_sent,
             elapsed: started.elapsed(),
-            timeout: self.timeout,
+            timeout: self.allowance().0,
+            timeout_setting: self.allowance().1,
             record: self.record.take(),
             trace: self.trace.take(),
             answered_http: self.answered_http,
         })
     }
 
+    /// How long the client had for what it failed to do — its first bytes, or all of it —
+    /// and the setting that said so.
+    fn allowance(&self) -> (Duration, Setting) {
+        let d = &self.deadlines;
+        let (until, setting) = if self.bytes_received == 0 && d.first_bytes < d.whole {
+            (d.first_bytes, Setting::ClientHelloTimeout)
+        } else {
+            (d.whole, Setting::HandshakeTimeout)
+        };
+        (until.saturating_duration_since(d.started), setting)
+    }
+
+    /// Reads once, by the first-bytes deadline until the client has sent something, by
+    /// `deadline` after that.
     fn read(&mut self, buf: &mut [u8], deadline: Instant) -> Result<usize, Failure> {
+        let deadline = match self.bytes_received {
+            0 => deadline.min(self.deadlines.first_bytes),
+            _ => deadline,
+        };
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -235,6 +279,9 @@ impl Handshake<'_> {
             match (&*self.sock).read(buf) {
                 Ok(0) => return Err(Failure::PeerClosed),
                 Ok(n) => {
+                    if self.bytes_received == 0 {
+                        self.heard.store(true, Ordering::Relaxed);
+                    }
                     if let Some(t) = &mut self.trace {
                         t.flight(true, &buf[..n]);
                     }
@@ -250,7 +297,13 @@ impl Handshake<'_> {
                         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                     ) =>
                 {
-                    return Err(Failure::Timeout)
+                    // A timeout set for the first bytes is shorter than what the rest of
+                    // the handshake may take: before the deadline, set it again and read on.
+                    if Instant::now() < deadline {
+                        self.read_timeout = None;
+                        continue;
+                    }
+                    return Err(Failure::Timeout);
                 }
                 Err(e) if is_reset(&e) => return Err(Failure::PeerClosed),
                 Err(e) => return Err(Failure::Io(e)),
@@ -349,22 +402,44 @@ impl Handshake<'_> {
         }
     }
 
-    /// After a fatal alert: send our FIN, then read until the client closes (briefly), so
-    /// that closing does not turn into a reset that destroys the alert in flight.
-    fn close_gently(&mut self, deadline: Instant) {
-        let _ = self.sock.shutdown(Shutdown::Write);
-        let until = deadline.min(Instant::now() + Duration::from_millis(500));
-        let mut sink = [0u8; 1024];
-        loop {
-            let left = until.saturating_duration_since(Instant::now());
-            if left.is_zero() || self.sock.set_read_timeout(Some(left)).is_err() {
-                return;
-            }
-            match (&*self.sock).read(&mut sink) {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
+    /// rustls stops on some errors without queuing an alert (a handshake message too large
+    /// or split around other records). Before our first flight an alert is plaintext, so we
+    /// send the one RFC 8446 §6 asks for ourselves when rustls queued nothing; later it
+    /// would have to be encrypted, which only rustls can do: close_notify is then the most
+    /// we can say (rustls skips it when it did send a fatal alert).
+    fn alert_of_our_own(
+        &mut self,
+        conn: &mut ServerConnection,
+        e: &rustls::Error,
+        deadline: Instant,
+    ) {
+        if self.sent_any {
+            conn.send_close_notify();
+            return;
         }
+        if conn.wants_write() {
+            return; // rustls's own alert, before anything else was sent
+        }
+        let alert = match e {
+            rustls::Error::PeerMisbehaved(_)
+            | rustls::Error::InappropriateMessage { .. }
+            | rustls::Error::InappropriateHandshakeMessage { .. } => {
+                rustls::AlertDescription::UnexpectedMessage
+            }
+            rustls::Error::PeerIncompatible(_) => rustls::AlertDescription::HandshakeFailure,
+            _ => rustls::AlertDescription::DecodeError,
+        };
+        // A fatal alert record: content type 21, TLS 1.2 on the wire, level 2.
+        let mut record = vec![21, 3, 3, 0, 2, 2, u8::from(alert)];
+        let _ = self.send(&mut record, deadline);
+    }
+
+    /// After a fatal alert: send our FIN, then read what the client sent until it closes
+    /// (bounded in bytes and time), so that closing does not turn into a reset that destroys
+    /// the alert in flight.
+    fn close_gently(&mut self) {
+        let _ = self.sock.shutdown(Shutdown::Write);
+        drain(self.sock);
     }
 }
 

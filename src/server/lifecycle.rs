@@ -13,11 +13,13 @@ use crate::connection::{Conn, SocketInfo};
 use crate::event::Event;
 use crate::explain::client_hello::ClientHello;
 use crate::explain::diagnose;
+use crate::explain::failure::Failure;
 use crate::explain::HandshakeTrace;
 use crate::server::handshake::{self, Done};
 use crate::server::pool::Slot;
 use crate::server::reader;
-use crate::server::shared::{Mode, Shared, Tracked};
+use crate::server::registry::Admitted;
+use crate::server::shared::{Mode, Shared};
 use crate::socket::TlsSocket;
 use crate::stream::{self, TlsStream};
 use crate::tls::accepts::Accepts;
@@ -29,31 +31,35 @@ use crate::util::panic_message;
 pub(crate) fn serve(
     shared: &Shared,
     sock: Arc<TcpStream>,
-    id: u64,
+    admitted: Admitted,
     peer: SocketAddr,
     started: Instant,
     slot: Slot,
 ) {
+    let id = admitted.id;
     let local = sock.local_addr().unwrap_or(shared.local_addr);
     let _ = sock.set_nodelay(true);
     shared.events.send(Event::Connection { id, peer, local });
-    shared
-        .tracked()
-        .insert(id, Tracked::Handshaking(sock.clone()));
     // The certificates in use now; a reload during this connection does not change them.
     let setup = shared.tls();
     let outcome = handshake::run(
         &sock,
         &setup,
-        started + shared.handshake_timeout,
-        started,
+        handshake::Deadlines {
+            started,
+            first_bytes: started + shared.client_hello_timeout,
+            whole: started + shared.handshake_timeout,
+        },
+        &admitted.heard,
         &|| shared.stopping(),
         shared.trace,
     );
     let mut done = match outcome {
         Ok(done) => done,
         Err(mut failed) => {
-            shared.tracked().remove(&id);
+            if shared.registry.was_evicted(id) {
+                failed.failure = Failure::Evicted;
+            }
             let trace = failed.trace.take();
             let error = diagnose::explain(id, peer, local, *failed, &setup.accepts);
             // Zero-byte probes stay quiet (debug level), trace or not.
@@ -64,6 +70,7 @@ pub(crate) fn serve(
             // The connection and its place in the pool are free before anyone hears of it.
             drop(sock);
             drop(slot);
+            drop(admitted);
             shared.events.send(Event::TlsClientError(Box::new(error)));
             return;
         }
@@ -86,9 +93,8 @@ pub(crate) fn serve(
         shared.limits.clone(),
         shared.timers.clone(),
     );
-    shared
-        .tracked()
-        .insert(id, Tracked::Open(Arc::downgrade(&conn)));
+    shared.registry.opened(id, Arc::downgrade(&conn));
+    conn.start_idle_clock();
     if shared.stopping() {
         // Shutdown began while this handshake was finishing.
         conn.end();
@@ -114,9 +120,9 @@ pub(crate) fn serve(
     };
     // Free the connection and its place in the pool before telling: after `Close`, a new
     // connection must find the slot free ("its thread is free again").
-    shared.tracked().remove(&id);
     drop(conn);
     drop(slot);
+    drop(admitted);
     shared.events.send(Event::Close { socket, had_error });
 }
 

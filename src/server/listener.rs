@@ -1,15 +1,19 @@
-//! The listening socket and the accept loop: each accepted connection goes to the pool,
-//! or is refused and reported. When the loop sees the stop flag it hands over to
-//! [`shutdown::finish`].
+//! The listening socket and the accept loop: each accepted connection is admitted by the
+//! registry (perhaps closing another to make room) and goes to the pool, or is refused and
+//! reported. Running out of file descriptors is reported once and waited out. When the
+//! loop sees the stop flag it hands over to [`shutdown::finish`].
 
-use std::net::{Shutdown, TcpListener, ToSocketAddrs};
+use std::fs::File;
+use std::io;
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
-use crate::event::Event;
+use crate::event::{Event, Limit};
 use crate::server::lifecycle;
+use crate::server::registry::Refusal;
 use crate::server::shared::Shared;
 use crate::server::shutdown;
 use crate::setting::{Naming, Setting};
@@ -47,20 +51,20 @@ pub(crate) fn bind(addr: &str, naming: Naming) -> Result<TcpListener, Error> {
 }
 
 pub(crate) fn run(listener: TcpListener, shared: Arc<Shared>, timer_thread: JoinHandle<()>) {
+    let mut out_of_descriptors = Backoff::new();
     loop {
         let (sock, peer) = match listener.accept() {
             Ok(accepted) => accepted,
+            Err(_) if shared.stopping() => break,
+            Err(e) if is_descriptor_exhaustion(&e) => {
+                out_of_descriptors.exhausted(&shared, &listener, &e);
+                continue;
+            }
             Err(e) => {
-                if shared.stopping() {
-                    break;
-                }
                 shared.events.send(Event::ServerError {
-                    error: format!(
-                        "accept failed: {e} — if this says \"Too many open files\", raise the limit (ulimit -n) or lower {}",
-                        shared.naming.of(Setting::MaxConnections)
-                    ),
+                    error: format!("accept failed: {e}"),
                 });
-                // Out of descriptors or memory: give the system a moment rather than spin.
+                // Out of memory, or a network error: give the system a moment, not a spin.
                 std::thread::sleep(Duration::from_millis(50));
                 continue;
             }
@@ -68,22 +72,121 @@ pub(crate) fn run(listener: TcpListener, shared: Arc<Shared>, timer_thread: Join
         if shared.stopping() {
             break;
         }
-        let started = Instant::now();
-        let id = shared
-            .next_id
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let job_shared = shared.clone();
-        // The job owns the socket; if the pool refuses, we get neither back, so keep
-        // a second handle to close it (shared, not a dup'ed descriptor: no system call).
-        let sock = Arc::new(sock);
-        let refused_handle = sock.clone();
-        let job =
-            Box::new(move |slot| lifecycle::serve(&job_shared, sock, id, peer, started, slot));
-        if let Err(reason) = shared.pool.submit(job) {
-            let _ = refused_handle.shutdown(Shutdown::Both);
-            shared.events.send(Event::Refused { peer, reason });
-        }
+        out_of_descriptors.recovered();
+        admit(&shared, sock, peer);
     }
     drop(listener);
     shutdown::finish(&shared, timer_thread);
+}
+
+/// The registry's decision for one connection, then a pool thread for it.
+fn admit(shared: &Arc<Shared>, sock: TcpStream, peer: SocketAddr) {
+    let started = Instant::now();
+    let id = shared
+        .next_id
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    // The job owns the socket; if the pool refuses, we get neither back, so keep a second
+    // handle to close it (shared, not a dup'ed descriptor: no system call).
+    let sock = Arc::new(sock);
+    let refuse = |limit, reason| {
+        let _ = sock.shutdown(Shutdown::Both);
+        shared.events.send(Event::Refused {
+            peer,
+            limit,
+            reason,
+        });
+    };
+    let (admitted, evicted) = match shared.registry.admit(id, peer, &sock) {
+        Ok(place) => place,
+        Err(Refusal { limit, reason }) => return refuse(limit, reason),
+    };
+    for e in evicted {
+        shared.events.send(Event::Evicted {
+            id: e.id,
+            peer: e.peer,
+            limit: e.limit,
+            reason: e.reason,
+        });
+    }
+    let job_shared = shared.clone();
+    let job_sock = sock.clone();
+    let job = Box::new(move |slot| {
+        lifecycle::serve(&job_shared, job_sock, admitted, peer, started, slot)
+    });
+    if let Err((limit, reason)) = shared.pool.submit(job) {
+        refuse(limit, reason);
+    }
+}
+
+fn is_descriptor_exhaustion(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE))
+}
+
+/// Out of file descriptors at `accept`: say so once, refuse the waiting clients rather
+/// than leave them hanging, back off, and say when it is over.
+struct Backoff {
+    /// A descriptor held in reserve: given up for a moment to accept (and close) one
+    /// waiting connection when no other is left.
+    spare: Option<File>,
+    /// The current wait between attempts while exhausted; `None` when not exhausted.
+    wait: Option<Duration>,
+    refused: u64,
+}
+
+impl Backoff {
+    fn new() -> Backoff {
+        Backoff {
+            spare: File::open("/dev/null").ok(),
+            wait: None,
+            refused: 0,
+        }
+    }
+
+    fn exhausted(&mut self, shared: &Shared, listener: &TcpListener, e: &io::Error) {
+        if self.wait.is_none() {
+            shared.events.send(Event::ServerError {
+                error: format!(
+                    "accept failed: {e} — out of file descriptors; new connections are refused until some close. Raise the limit (`ulimit -n`, LimitNOFILE= in systemd) or lower {}",
+                    shared.naming.of(Setting::MaxConnections)
+                ),
+            });
+        }
+        // The waiting client gets a closed connection at once, not a stall: use the
+        // spare descriptor to accept it, then take the spare back.
+        if let Some(spare) = self.spare.take() {
+            drop(spare);
+            if let Ok((sock, peer)) = listener.accept() {
+                let _ = sock.shutdown(Shutdown::Both);
+                drop(sock);
+                self.refused += 1;
+                shared.events.send(Event::Refused {
+                    peer,
+                    limit: Limit::Descriptors,
+                    reason: format!(
+                        "no file descriptor is free (`ulimit -n`); raise the limit or lower {}",
+                        shared.naming.of(Setting::MaxConnections)
+                    ),
+                });
+            }
+            self.spare = File::open("/dev/null").ok();
+        }
+        let wait = self.wait.map_or(Duration::from_millis(10), |w| {
+            (w * 2).min(Duration::from_secs(1))
+        });
+        self.wait = Some(wait);
+        std::thread::sleep(wait);
+    }
+
+    fn recovered(&mut self) {
+        if self.wait.take().is_some() {
+            log::warn!(
+                "file descriptors are available again; accepting connections ({} refused meanwhile)",
+                self.refused
+            );
+            self.refused = 0;
+            if self.spare.is_none() {
+                self.spare = File::open("/dev/null").ok();
+            }
+        }
+    }
 }

@@ -14,6 +14,7 @@ mod lifecycle;
 mod listener;
 mod pool;
 mod reader;
+mod registry;
 mod reload;
 mod shared;
 mod shutdown;
@@ -29,8 +30,8 @@ use crate::events::{EventSender, Events};
 use crate::handler::{self, Handler};
 use crate::options::ServerOptions;
 use crate::server::pool::Pool;
-use crate::server::shared::{Mode, Shared};
-use crate::setting::Setting;
+use crate::server::registry::{Admission, Registry};
+use crate::server::shared::{Mode, Settings, Shared};
 use crate::stream::TlsStream;
 use crate::tls::context::SecureContext;
 use crate::tls::served::Reloaded;
@@ -143,28 +144,34 @@ impl Server {
         let (events_tx, events) = EventSender::new(want_events);
         let (timers, timer_thread) =
             Timers::start().map_err(|e| Error::io("starting the timer thread", e))?;
-        let limits = Limits {
-            high_water_mark: options.high_water_mark,
-            read_limit: options.read_limit,
-            linger: options.linger,
-        };
-        let pool = Pool::new(
-            options.max_connections,
-            options.thread_stack_size,
-            naming.of(Setting::MaxConnections),
-        );
-        let shared = Arc::new(Shared::new(
+        let settings = Settings {
             local_addr,
+            mode,
+            limits: Limits {
+                high_water_mark: options.high_water_mark,
+                read_limit: options.read_limit,
+                linger: options.linger,
+                idle_timeout: options.idle_timeout,
+            },
+            handshake_timeout: options.handshake_timeout,
+            client_hello_timeout: options.client_hello_timeout,
+            grace_period: options.grace_period,
+            trace: options.trace,
+            naming,
+        };
+        let admission = admission(&options);
+        log::debug!(
+            "limits: {admission:?}, idle timeout {:?}",
+            options.idle_timeout
+        );
+        let pool = Pool::new(options.max_connections, options.thread_stack_size);
+        let shared = Arc::new(Shared::new(
             tls,
             events_tx,
-            limits,
-            options.handshake_timeout,
-            options.grace_period,
-            options.trace,
-            mode,
+            settings,
             pool,
             timers,
-            naming,
+            Registry::new(admission, naming),
         ));
         shared.events.send(Event::Listening { addr: local_addr });
         log::info!("listening on {local_addr}");
@@ -222,6 +229,17 @@ impl Server {
             self.shared.wait_finished();
             let _ = listener.join();
         }
+    }
+}
+
+/// The admission limits, with the defaults that depend on `max_connections` filled in.
+fn admission(options: &ServerOptions) -> Admission {
+    let max = options.max_connections;
+    Admission {
+        max_connections: max,
+        max_handshakes: options.max_handshakes.unwrap_or((max / 4).max(8)).min(max),
+        max_per_address: options.max_per_address.unwrap_or((max * 3 / 4).max(1)),
+        when_full: options.when_full,
     }
 }
 

@@ -1,10 +1,18 @@
 //! A bounded pool of connection threads. A thread serves one connection from accept to
 //! close, then waits for the next; threads are started only when no idle one is left, and
-//! never more than `max`.
+//! never more than `max`. Who may have a thread is the registry's decision
+//! (`registry.rs`); the pool only runs what it is given, waiting a moment for a slot when
+//! a connection closed to make room has not quite finished.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use crate::event::Limit;
+
+/// How long `submit` waits for a slot: an evicted connection's thread frees its slot as
+/// soon as its blocked read returns, which is at once.
+const SLOT_WAIT: Duration = Duration::from_secs(1);
 
 use crossbeam_channel::{Receiver, Sender};
 
@@ -31,8 +39,6 @@ impl Drop for Slot {
 
 pub(crate) struct Pool {
     max: usize,
-    /// How the cap's setting is named in refusals.
-    cap_name: &'static str,
     stack_size: usize,
     state: Mutex<PoolState>,
     /// Signalled whenever a job finishes.
@@ -50,11 +56,10 @@ struct PoolState {
 }
 
 impl Pool {
-    pub(crate) fn new(max: usize, stack_size: usize, cap_name: &'static str) -> Pool {
+    pub(crate) fn new(max: usize, stack_size: usize) -> Pool {
         let (tx, rx) = crossbeam_channel::unbounded();
         Pool {
             max,
-            cap_name,
             stack_size,
             state: Mutex::new(PoolState {
                 tx: Some(tx),
@@ -72,20 +77,29 @@ impl Pool {
     }
 
     /// Runs `job` on a pool thread, or says why it cannot.
-    pub(crate) fn submit(self: &Arc<Self>, job: Job) -> Result<(), String> {
+    pub(crate) fn submit(self: &Arc<Self>, job: Job) -> Result<(), (Limit, String)> {
         let mut st = self.lock();
-        let Some(tx) = st.tx.clone() else {
-            return Err("the server is shutting down".into());
-        };
-        if st.active >= self.max {
-            return Err(format!(
-                "{} connection{} open, the maximum ({} {}; raise it if the machine can take more)",
-                st.active,
-                if st.active == 1 { " is" } else { "s are" },
-                self.cap_name,
-                self.max
-            ));
+        let until = Instant::now() + SLOT_WAIT;
+        while st.active >= self.max {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err((
+                    Limit::MaxConnections,
+                    format!(
+                        "all {} connection threads are busy (connections closed to make room had not finished)",
+                        self.max
+                    ),
+                ));
+            }
+            st = self
+                .done
+                .wait_timeout(st, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
+        let Some(tx) = st.tx.clone() else {
+            return Err((Limit::ShuttingDown, "the server is shutting down".into()));
+        };
         if st.idle == 0 {
             let rx = st.rx.clone();
             let pool = Arc::clone(self);
@@ -99,12 +113,22 @@ impl Pool {
                     st.threads.push(h);
                     st.idle += 1;
                 }
-                Err(e) => return Err(format!("cannot start a connection thread: {e}")),
+                Err(e) => {
+                    return Err((
+                        Limit::Threads,
+                        format!("cannot start a connection thread: {e} — the system limits threads (`ulimit -u`, memory for stacks); lower the connection limits or the thread stack size"),
+                    ))
+                }
             }
         }
         st.idle -= 1;
         st.active += 1;
-        tx.send(job).map_err(|_| "the pool is closed".to_string())
+        tx.send(job).map_err(|_| {
+            (
+                Limit::ShuttingDown,
+                "the server is shutting down".to_string(),
+            )
+        })
     }
 
     /// Jobs running or queued.

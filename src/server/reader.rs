@@ -14,7 +14,9 @@ use crate::socket::TlsSocket;
 const DATA_BUF: usize = 64 * 1024;
 
 /// Reads until the peer ends or the connection fails; returns whether it had an error.
-/// The caller emits `Close`.
+/// The caller emits `Close`. Not inlined: its read buffer must sit in the caller's callee
+/// area, where the handshake ran, not in the caller's own frame.
+#[inline(never)]
 pub(crate) fn run(conn: &Arc<Conn>, events: &EventSender) -> bool {
     let socket = TlsSocket::of(conn);
     let (early, closed) = conn.take_early_plaintext();

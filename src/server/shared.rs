@@ -2,19 +2,19 @@
 //! timer thread and every [`ServerHandle`](crate::ServerHandle).
 //!
 //! Locks: `tls` (read on every accept, written by a reload), `reloading` (one reload or
-//! `add_context` at a time), `tracked` (connections to stop on shutdown), `finished`. Each
-//! is held only to read or swap a value, never across a socket call or while sending an
-//! event.
+//! `add_context` at a time), the registry's table (which connections exist), `finished`.
+//! Each is held only to read or swap a value, never across a blocking socket call or while
+//! sending an event.
 
-use std::collections::HashMap;
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, Weak};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::Duration;
 
-use crate::connection::{Conn, Limits, Notify, Timers};
+use crate::connection::{Limits, Notify, Timers};
 use crate::events::EventSender;
 use crate::server::pool::Pool;
+use crate::server::registry::Registry;
 use crate::setting::Naming;
 use crate::stream::TlsStream;
 use crate::tls::setup::Setup;
@@ -25,13 +25,6 @@ pub(crate) type StreamFn = dyn Fn(TlsStream) + Send + Sync;
 pub(crate) enum Mode {
     Events,
     Stream(Arc<StreamFn>),
-}
-
-/// A connection the server may have to stop on shutdown.
-pub(crate) enum Tracked {
-    /// Still handshaking: a second handle on its socket, to shut it down.
-    Handshaking(Arc<TcpStream>),
-    Open(Weak<Conn>),
 }
 
 /// State shared by the listener, the connection threads and every handle.
@@ -46,6 +39,8 @@ pub(crate) struct Shared {
     pub notify: Arc<dyn Notify>,
     pub limits: Limits,
     pub handshake_timeout: Duration,
+    /// The deadline for the client's first bytes.
+    pub client_hello_timeout: Duration,
     pub grace_period: Duration,
     /// Record each handshake for `Event::Trace`.
     pub trace: bool,
@@ -56,43 +51,51 @@ pub(crate) struct Shared {
     /// How messages name settings.
     pub naming: Naming,
     pub(super) stopping: AtomicBool,
-    tracked: Mutex<HashMap<u64, Tracked>>,
+    /// Which connections exist, and who may come in.
+    pub registry: Arc<Registry>,
     pub(super) finished: Mutex<bool>,
     pub(super) finished_cv: Condvar,
 }
 
+/// The settings of a server, as resolved at bind (everything but the TLS setup).
+pub(crate) struct Settings {
+    pub local_addr: SocketAddr,
+    pub mode: Mode,
+    pub limits: Limits,
+    pub handshake_timeout: Duration,
+    pub client_hello_timeout: Duration,
+    pub grace_period: Duration,
+    pub trace: bool,
+    pub naming: Naming,
+}
+
 impl Shared {
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
-        local_addr: SocketAddr,
         tls: Setup,
         events: EventSender,
-        limits: Limits,
-        handshake_timeout: Duration,
-        grace_period: Duration,
-        trace: bool,
-        mode: Mode,
+        settings: Settings,
         pool: Pool,
         timers: Timers,
-        naming: Naming,
+        registry: Registry,
     ) -> Shared {
         Shared {
-            local_addr,
+            local_addr: settings.local_addr,
             tls: RwLock::new(Arc::new(tls)),
             reloading: Mutex::new(()),
             notify: Arc::new(events.clone()),
             events,
-            limits,
-            handshake_timeout,
-            grace_period,
-            trace,
-            mode,
+            limits: settings.limits,
+            handshake_timeout: settings.handshake_timeout,
+            client_hello_timeout: settings.client_hello_timeout,
+            grace_period: settings.grace_period,
+            trace: settings.trace,
+            mode: settings.mode,
             pool: Arc::new(pool),
             timers,
             next_id: AtomicU64::new(1),
-            naming,
+            naming: settings.naming,
             stopping: AtomicBool::new(false),
-            tracked: Mutex::new(HashMap::new()),
+            registry: Arc::new(registry),
             finished: Mutex::new(false),
             finished_cv: Condvar::new(),
         }
@@ -105,9 +108,5 @@ impl Shared {
     /// The TLS setup for a connection starting now.
     pub(crate) fn tls(&self) -> Arc<Setup> {
         self.tls.read().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    pub(crate) fn tracked(&self) -> MutexGuard<'_, HashMap<u64, Tracked>> {
-        self.tracked.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

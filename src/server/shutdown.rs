@@ -6,13 +6,13 @@
 //! → `Event::Closed` → [`Shared::mark_finished`] wakes whoever waits in
 //! [`Shared::wait_finished`] (`Server::wait`, `Server::run`, `Drop`).
 
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::event::Event;
-use crate::server::shared::{Shared, Tracked};
+use crate::server::shared::Shared;
 
 /// Asks the listener to stop; it then closes every connection gracefully. Returns at once.
 pub(crate) fn begin(shared: &Shared) {
@@ -71,23 +71,7 @@ fn close_connections(shared: &Shared) {
 }
 
 fn stop_all(shared: &Shared, force: bool) {
-    let tracked = shared.tracked();
-    for entry in tracked.values() {
-        match entry {
-            Tracked::Handshaking(sock) => {
-                let _ = sock.shutdown(Shutdown::Both);
-            }
-            Tracked::Open(conn) => {
-                if let Some(conn) = conn.upgrade() {
-                    if force {
-                        conn.destroy();
-                    } else {
-                        conn.end();
-                    }
-                }
-            }
-        }
-    }
+    shared.registry.stop_all(force);
 }
 
 impl Shared {

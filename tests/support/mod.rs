@@ -249,7 +249,7 @@ pub fn connect_secure(events: &Events, addr: SocketAddr) -> (Client, u64) {
     let me = client.sock.local_addr().unwrap();
     let id = wait_for(events, "secureConnection", |e| match e {
         Event::SecureConnection(s) if s.remote_addr() == me => Some(s.id()),
-        Event::Refused { peer, reason } if *peer == me => panic!("{me} was refused: {reason}"),
+        Event::Refused { peer, reason, .. } if *peer == me => panic!("{me} was refused: {reason}"),
         _ => None,
     });
     (client, id)
