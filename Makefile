@@ -9,9 +9,10 @@ ARGS ?=
 run:
 	$(CARGO) run --release -p tls-server-cli -- serve $(ARGS)
 
-## Every test of the workspace (default provider, aws-lc-rs), then a smoke test on ring.
+## Every test of the workspace (default provider, aws-lc-rs; with the fuzzers' regression
+## inputs), then a smoke test on ring.
 test:
-	$(CARGO) test --workspace
+	$(CARGO) test --workspace --features tls-server/fuzzing
 	$(MAKE) test-ring
 
 test-ring:

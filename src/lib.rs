@@ -93,6 +93,9 @@ mod error; // base
 pub mod event; // the public handles ...
 pub mod events;
 pub mod explain;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod handler;
 #[cfg(feature = "https")]
 pub mod https;

@@ -20,6 +20,7 @@ const UNITS: &[(&str, u32)] = &[
     ("https", 9),
     ("probe", 9),
     ("lib", 10),
+    ("fuzzing", 10),
 ];
 
 /// Root files that make up the handles unit.

@@ -9,7 +9,7 @@ use lexopt::prelude::*;
 use tls_server::check::{self, Check, Report};
 use tls_server::tls::Provider;
 
-use crate::flags;
+use crate::{flags, Command};
 
 const HELP: &str = "\
 tls-server check — is this certificate, key and chain ready to serve? (nothing connects)
@@ -32,7 +32,13 @@ Each check prints one line: OK, NOTE, WARN or ERROR, its name, what was found, a
 Exit status: 0 with no errors (warnings allowed), 1 with errors, 2 for a usage error.
 ";
 
-pub(crate) fn run(parser: &mut lexopt::Parser) -> Result<(), Box<dyn std::error::Error>> {
+/// What `check` was asked.
+pub struct CheckCommand {
+    options: check::Options,
+    json: bool,
+}
+
+pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std::error::Error>> {
     let mut cert = PathBuf::from("certs/server.crt");
     let mut key = PathBuf::from("certs/server.key");
     let mut ca: Vec<PathBuf> = Vec::new();
@@ -57,10 +63,7 @@ pub(crate) fn run(parser: &mut lexopt::Parser) -> Result<(), Box<dyn std::error:
                 })?;
             }
             Long("json") => json = true,
-            Long("help") | Short('h') => {
-                print!("{HELP}");
-                return Ok(());
-            }
+            Long("help") | Short('h') => return Ok(Command::Help(HELP.to_string())),
             other => {
                 return Err(
                     format!("{} — see `tls-server check --help`", other.unexpected()).into(),
@@ -80,6 +83,11 @@ pub(crate) fn run(parser: &mut lexopt::Parser) -> Result<(), Box<dyn std::error:
     if let Some(at) = at {
         options = options.at(at);
     }
+    Ok(Command::Check(CheckCommand { options, json }))
+}
+
+pub(crate) fn run(cmd: CheckCommand) -> Result<(), Box<dyn std::error::Error>> {
+    let CheckCommand { options, json } = cmd;
     let report = check::check(&options);
     let text = if json {
         format!("{}\n", report.to_json())

@@ -23,7 +23,7 @@ const QUEUE: usize = 4096;
 const FLUSH_WAIT: Duration = Duration::from_secs(1);
 
 struct Logger {
-    /// For targets of this program and of the library (`tls_server…`).
+    /// For targets of this program and of the library (`tls_server_cli…`, `tls_server…`).
     ours: LevelFilter,
     /// For every other crate (rustls, ...).
     others: LevelFilter,
@@ -64,7 +64,11 @@ pub(crate) fn init(level: LevelFilter) -> Result<(), Box<dyn std::error::Error>>
 
 impl Logger {
     fn level_for(&self, target: &str) -> LevelFilter {
-        if target == "tls_server" || target.starts_with("tls_server::") {
+        let ours = ["tls_server", "tls_server_cli"];
+        if ours
+            .iter()
+            .any(|t| target == *t || target.strip_prefix(t).is_some_and(|r| r.starts_with("::")))
+        {
             self.ours
         } else {
             self.others

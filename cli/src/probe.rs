@@ -11,7 +11,7 @@ use tls_server::probe::{self, Report};
 use tls_server::tls::Provider;
 use tls_server::TlsVersion;
 
-use crate::flags;
+use crate::{flags, Command};
 
 /// The demo CA, trusted when no --ca is given and it exists (as `serve` defaults to the
 /// demo certificate).
@@ -40,7 +40,15 @@ Exit status: 0 for a handshake that completed with a verified certificate, 1 oth
 2 for a usage error.
 ";
 
-pub(crate) fn run(parser: &mut lexopt::Parser) -> Result<(), Box<dyn std::error::Error>> {
+/// What `probe` was asked.
+pub struct Probe {
+    options: probe::Options,
+    /// No --ca was given and the demo CA is trusted instead.
+    default_ca: bool,
+    json: bool,
+}
+
+pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std::error::Error>> {
     let mut target: Option<String> = None;
     let mut server_name = None;
     let mut ca = Vec::new();
@@ -90,10 +98,7 @@ pub(crate) fn run(parser: &mut lexopt::Parser) -> Result<(), Box<dyn std::error:
                 })?;
             }
             Long("json") => json = true,
-            Long("help") | Short('h') => {
-                print!("{HELP}");
-                return Ok(());
-            }
+            Long("help") | Short('h') => return Ok(Command::Help(HELP.to_string())),
             other => {
                 return Err(
                     format!("{} — see `tls-server probe --help`", other.unexpected()).into(),
@@ -129,6 +134,19 @@ pub(crate) fn run(parser: &mut lexopt::Parser) -> Result<(), Box<dyn std::error:
         }
     }
 
+    Ok(Command::Probe(Probe {
+        options,
+        default_ca,
+        json,
+    }))
+}
+
+pub(crate) fn run(cmd: Probe) -> Result<(), Box<dyn std::error::Error>> {
+    let Probe {
+        options,
+        default_ca,
+        json,
+    } = cmd;
     let mut report = probe::probe(&options)?;
     if default_ca {
         report.trust = format!("{DEMO_CA} (the default: no --ca given)");

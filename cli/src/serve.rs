@@ -13,7 +13,7 @@ use tls_server::https;
 use tls_server::tls::{Provider, SniFallback};
 use tls_server::{ClientAuth, Event, Server, ServerOptions, TlsStream, TlsVersion, WhenFull};
 
-use crate::{flags, logger, signals};
+use crate::{flags, logger, signals, Command};
 
 /// The demo certificates, relative to the working directory: what `make run` serves.
 const DEMO_CERT: &str = "certs/server.crt";
@@ -66,7 +66,7 @@ SERVE OPTIONS (defaults in brackets):
 ";
 
 /// Everything `serve` was told.
-struct Serve {
+pub struct Serve {
     options: ServerOptions,
     /// The preflight `tls-server check` runs on the same files (the default pair, then each
     /// `--sni` pair), unless `--no-check`.
@@ -77,11 +77,7 @@ struct Serve {
     log_level: LevelFilter,
 }
 
-pub(crate) fn run(parser: &mut lexopt::Parser) -> Result<(), Box<dyn std::error::Error>> {
-    serve(parse(parser)?)
-}
-
-fn parse(parser: &mut lexopt::Parser) -> Result<Serve, Box<dyn std::error::Error>> {
+pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std::error::Error>> {
     let mut options = ServerOptions::new()
         .naming(flags::naming())
         .cert_file(DEMO_CERT)
@@ -235,8 +231,7 @@ fn parse(parser: &mut lexopt::Parser) -> Result<Serve, Box<dyn std::error::Error
                 })?;
             }
             Long("help") | Short('h') => {
-                print!("{}{HELP}", crate::HELP);
-                std::process::exit(0);
+                return Ok(Command::Help(format!("{}{HELP}", crate::HELP)))
             }
             other => return Err(format!("{} — see `tls-server --help`", other.unexpected()).into()),
         }
@@ -285,7 +280,7 @@ fn parse(parser: &mut lexopt::Parser) -> Result<Serve, Box<dyn std::error::Error
             }
         }
     }
-    Ok(Serve {
+    Ok(Command::Serve(Box::new(Serve {
         preflight: match check_first {
             true => std::iter::once(preflight).chain(sni_checks).collect(),
             false => Vec::new(),
@@ -294,7 +289,7 @@ fn parse(parser: &mut lexopt::Parser) -> Result<Serve, Box<dyn std::error::Error
         events_json,
         https,
         log_level,
-    })
+    })))
 }
 
 fn split(list: &str) -> impl Iterator<Item = &str> {
@@ -309,7 +304,7 @@ fn seconds(s: String) -> Result<Duration, String> {
         .ok_or_else(|| format!("{s:?} is not a number of seconds"))
 }
 
-fn serve(cfg: Serve) -> Result<(), Box<dyn std::error::Error>> {
+pub(crate) fn run(cfg: Box<Serve>) -> Result<(), Box<dyn std::error::Error>> {
     logger::init(cfg.log_level)?;
     for preflight in &cfg.preflight {
         run_preflight(preflight)?;

@@ -8,7 +8,7 @@ use super::respond::reason_phrase;
 use super::respond::write_response;
 use super::{Ending, Options, Request, Response, Served, Transport};
 
-pub(super) fn run<T: Transport>(
+pub(crate) fn run<T: Transport>(
     io: &mut T,
     options: &Options,
     mut handler: impl FnMut(&Request) -> Response,

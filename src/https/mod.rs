@@ -56,11 +56,13 @@
 //! `parse.rs` (a request head, checked), `message.rs` (`Request`, `Response`),
 //! `respond.rs` (writing a response), `facts.rs` (the `--mode https` responder).
 
-mod conversation;
+pub(crate) mod conversation;
 mod facts;
 mod message;
 mod parse;
 mod respond;
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) mod script;
 #[cfg(test)]
 mod tests;
 
@@ -183,7 +185,7 @@ pub fn serve_with(
 
 /// What `run` needs from a connection; [`TlsStream`] in the library, a script in the unit
 /// tests.
-trait Transport: Read + Write {
+pub(crate) trait Transport: Read + Write {
     fn set_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()>;
     fn end(&mut self);
 }

@@ -2,53 +2,9 @@
 //! timeouts, HEAD and 100-continue, sanitised headers.
 
 use super::conversation::run;
+use super::script::Script;
 use super::*;
 use std::collections::VecDeque;
-
-/// A scripted connection: each read returns the next chunk; when the script is over,
-/// a read times out (`idle`) or sees the peer close.
-struct Script {
-    reads: VecDeque<Vec<u8>>,
-    idle: bool,
-    written: Vec<u8>,
-    ended: bool,
-}
-
-impl Read for Script {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        match self.reads.pop_front() {
-            Some(mut chunk) => {
-                let n = chunk.len().min(out.len());
-                out[..n].copy_from_slice(&chunk[..n]);
-                if n < chunk.len() {
-                    self.reads.push_front(chunk.split_off(n));
-                }
-                Ok(n)
-            }
-            None if self.idle => Err(io::ErrorKind::TimedOut.into()),
-            None => Ok(0),
-        }
-    }
-}
-
-impl Write for Script {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.written.extend_from_slice(data);
-        Ok(data.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Transport for Script {
-    fn set_timeout(&mut self, _: Option<Duration>) -> io::Result<()> {
-        Ok(())
-    }
-    fn end(&mut self) {
-        self.ended = true;
-    }
-}
 
 /// Runs the conversation on `reads` with a handler echoing method, path and body;
 /// returns the summary and everything written.
