@@ -1,27 +1,34 @@
 //! Every input the fuzzers (fuzz/, `make fuzz`) ever found a fault with, replayed through
 //! the same entry points: each must now return normally. An input is a file in
-//! `fuzz/regressions/<target>/`, named for what it found.
+//! `fuzz/regressions/<target>/`, named for what it found. The seed corpora
+//! (`fuzz/corpus/<target>/`) are replayed too, so a seed that starts to fail is seen here,
+//! on stable, without a fuzzer.
 #![cfg(feature = "fuzzing")]
 
 use std::path::PathBuf;
 
 use tls_server::fuzzing;
 
-/// (file name, bytes) of every regression input of `target`.
+/// (file name, bytes) of every regression input and seed of `target`.
 fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("fuzz/regressions")
-        .join(target);
-    let mut found: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.expect("a directory entry").path())
-        .filter(|path| path.file_name().is_some_and(|n| n != ".keep"))
-        .map(|path| {
-            let bytes = std::fs::read(&path).expect("readable");
-            (path.display().to_string(), bytes)
-        })
-        .collect();
+    let mut found: Vec<(String, Vec<u8>)> = Vec::new();
+    for kind in ["fuzz/regressions", "fuzz/corpus"] {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join(kind)
+            .join(target);
+        found.extend(
+            std::fs::read_dir(&dir)
+                .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+                .map(|entry| entry.expect("a directory entry").path())
+                .filter(|path| path.file_name().is_some_and(|n| n != ".keep"))
+                .map(|path| {
+                    let bytes = std::fs::read(&path).expect("readable");
+                    (path.display().to_string(), bytes)
+                }),
+        );
+    }
     found.sort();
+    assert!(!found.is_empty(), "no seeds for {target}");
     found
 }
 

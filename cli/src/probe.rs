@@ -32,7 +32,7 @@ OPTIONS (defaults in brackets):
     --tls1.2            offer only TLS 1.2
     --tls1.3            offer only TLS 1.3 [both]
     --alpn LIST         ALPN protocols to offer, e.g. h2,http/1.1 [none]
-    --timeout SECS      for the TCP connection, and again for the handshake [5]
+    --timeout TIME      for the TCP connection, and again for the handshake [5s]
     --provider NAME     crypto provider: aws-lc-rs or ring [aws-lc-rs if built in]
     --json              print one JSON object instead of lines
 
@@ -79,14 +79,12 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
             }
             Long("timeout") => {
                 let s = parser.value()?.string()?;
-                timeout = s
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|v| v.is_finite() && *v > 0.0)
-                    .map(Duration::from_secs_f64)
-                    .ok_or_else(|| {
-                        format!("--timeout: {s:?} is not a positive number of seconds")
-                    })?;
+                timeout = crate::flags::duration(&s)
+                    .and_then(|t| match t.is_zero() {
+                        true => Err("a timeout of 0 would fail every probe".to_string()),
+                        false => Ok(t),
+                    })
+                    .map_err(|e| format!("--timeout: {e}"))?;
             }
             Long("provider") => {
                 let name = parser.value()?.string()?;

@@ -4,7 +4,6 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use lexopt::prelude::*;
 use log::LevelFilter;
@@ -13,7 +12,8 @@ use tls_server::https;
 use tls_server::tls::{Provider, SniFallback};
 use tls_server::{ClientAuth, Event, Server, ServerOptions, TlsStream, TlsVersion, WhenFull};
 
-use crate::{flags, logger, signals, Command};
+use crate::flags::{self, duration};
+use crate::{logger, signals, Command};
 
 /// The demo certificates, relative to the working directory: what `make run` serves.
 const DEMO_CERT: &str = "certs/server.crt";
@@ -41,10 +41,10 @@ SERVE OPTIONS (defaults in brackets):
     --client-auth MODE        off, optional, required or inspect (see README) [off]
     --ca FILE                 CA certificates for client certificates (repeatable)
     --crl FILE                certificate revocation lists, PEM (repeatable)
-    --handshake-timeout SECS  absolute handshake deadline [10]
-    --client-hello-timeout SECS  deadline for the client's first bytes [5]
-    --idle-timeout SECS       end a connection after this long with nothing sent either
-                              way; 0 keeps idle connections [120]
+    --handshake-timeout TIME  absolute handshake deadline [10s]
+    --client-hello-timeout TIME  deadline for the client's first bytes [5s]
+    --idle-timeout TIME       end a connection after this long with nothing sent either
+                              way; 0 keeps idle connections [2m]
     --max-connections N       connection cap (each connection holds a thread) [1024]
     --max-handshakes N        handshakes in progress; one more closes the oldest silent
                               one [a quarter of --max-connections, at least 8]
@@ -52,7 +52,7 @@ SERVE OPTIONS (defaults in brackets):
                               [three quarters of --max-connections]
     --when-full POLICY        a new connection on a full server: evict-idle (close the
                               longest-idle connection) or refuse [evict-idle]
-    --grace SECS              on Ctrl-C or SIGTERM, time for connections to close [5]
+    --grace TIME              on Ctrl-C or SIGTERM, time for connections to close [5s]
     --provider NAME           crypto provider: aws-lc-rs or ring [aws-lc-rs if built in]
     --trace                   log each handshake step by step (and a \"trace\" JSON event)
     --no-check                start even if `tls-server check` finds errors in --cert/--key
@@ -179,7 +179,7 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
             Long("trace") => options = options.trace(true),
             Long("crl") => options = options.crl_file(parser.value()?),
             Long("handshake-timeout") => {
-                options = options.handshake_timeout(seconds(parser.value()?.string()?)?)
+                options = options.handshake_timeout(duration(&parser.value()?.string()?)?)
             }
             Long("max-connections") => options = options.max_connections(parser.value()?.parse()?),
             Long("max-handshakes") => options = options.max_handshakes(parser.value()?.parse()?),
@@ -193,13 +193,13 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
                 })?);
             }
             Long("client-hello-timeout") => {
-                options = options.client_hello_timeout(seconds(parser.value()?.string()?)?)
+                options = options.client_hello_timeout(duration(&parser.value()?.string()?)?)
             }
             Long("idle-timeout") => {
-                let idle = seconds(parser.value()?.string()?)?;
+                let idle = duration(&parser.value()?.string()?)?;
                 options = options.idle_timeout((!idle.is_zero()).then_some(idle));
             }
-            Long("grace") => options = options.grace_period(seconds(parser.value()?.string()?)?),
+            Long("grace") => options = options.grace_period(duration(&parser.value()?.string()?)?),
             Long("provider") => {
                 let name = parser.value()?.string()?;
                 let provider = Provider::parse(&name).ok_or_else(|| {
@@ -294,14 +294,6 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
 
 fn split(list: &str) -> impl Iterator<Item = &str> {
     list.split(',').map(str::trim).filter(|s| !s.is_empty())
-}
-
-fn seconds(s: String) -> Result<Duration, String> {
-    s.parse::<f64>()
-        .ok()
-        .filter(|v| v.is_finite() && *v >= 0.0)
-        .map(Duration::from_secs_f64)
-        .ok_or_else(|| format!("{s:?} is not a number of seconds"))
 }
 
 pub(crate) fn run(cfg: Box<Serve>) -> Result<(), Box<dyn std::error::Error>> {

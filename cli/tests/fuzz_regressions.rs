@@ -13,15 +13,23 @@ fn args(data: &[u8]) -> Vec<OsString> {
         .collect()
 }
 
+/// The regressions, and the seed corpus (`fuzz/corpus/cli_args/`): the seeds are
+/// ordinary command lines, so each must parse.
 #[test]
 fn cli_args_inputs() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/regressions/cli_args");
-    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-        let path = entry.unwrap().path();
-        if path.file_name().is_some_and(|n| n == ".keep") {
-            continue;
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
+    for (kind, must_parse) in [("regressions", false), ("corpus", true)] {
+        let dir = root.join(kind).join("cli_args");
+        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let path = entry.unwrap().path();
+            if path.file_name().is_some_and(|n| n == ".keep") {
+                continue;
+            }
+            let parsed = tls_server_cli::parse(args(&std::fs::read(&path).unwrap()));
+            if must_parse {
+                assert!(parsed.is_ok(), "{}: {:?}", path.display(), parsed.err());
+            }
         }
-        let _ = tls_server_cli::parse(args(&std::fs::read(&path).unwrap()));
     }
 }
 

@@ -164,7 +164,11 @@ impl Server {
             "limits: {admission:?}, idle timeout {:?}",
             options.idle_timeout
         );
-        let pool = Pool::new(options.max_connections, options.thread_stack_size);
+        let pool = Pool::new(
+            options.max_connections,
+            options.thread_stack_size,
+            pool::IDLE_THREAD_LIFETIME,
+        );
         let shared = Arc::new(Shared::new(
             tls,
             events_tx,

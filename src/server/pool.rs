@@ -1,6 +1,7 @@
 //! A bounded pool of connection threads. A thread serves one connection from accept to
 //! close, then waits for the next; threads are started only when no idle one is left, and
-//! never more than `max`. Who may have a thread is the registry's decision
+//! never more than `max`. A thread that waits [`IDLE_THREAD_LIFETIME`] without a job ends,
+//! so that a burst of connections does not keep its threads (and their stacks) for ever. Who may have a thread is the registry's decision
 //! (`registry.rs`); the pool only runs what it is given, waiting a moment for a slot when
 //! a connection closed to make room has not quite finished.
 
@@ -13,6 +14,11 @@ use crate::event::Limit;
 /// How long `submit` waits for a slot: an evicted connection's thread frees its slot as
 /// soon as its blocked read returns, which is at once.
 const SLOT_WAIT: Duration = Duration::from_secs(1);
+
+/// How long an idle connection thread waits for a job before it ends. Long enough that a
+/// steady load reuses threads rather than starting them; short enough that memory returns
+/// soon after a burst.
+pub(crate) const IDLE_THREAD_LIFETIME: Duration = Duration::from_secs(30);
 
 use crossbeam_channel::{Receiver, Sender};
 
@@ -40,6 +46,7 @@ impl Drop for Slot {
 pub(crate) struct Pool {
     max: usize,
     stack_size: usize,
+    idle_lifetime: Duration,
     state: Mutex<PoolState>,
     /// Signalled whenever a job finishes.
     done: Condvar,
@@ -53,20 +60,24 @@ struct PoolState {
     /// Threads waiting for a job.
     idle: usize,
     threads: Vec<JoinHandle<()>>,
+    /// Threads ever started, for their names.
+    started: usize,
 }
 
 impl Pool {
-    pub(crate) fn new(max: usize, stack_size: usize) -> Pool {
+    pub(crate) fn new(max: usize, stack_size: usize, idle_lifetime: Duration) -> Pool {
         let (tx, rx) = crossbeam_channel::unbounded();
         Pool {
             max,
             stack_size,
+            idle_lifetime,
             state: Mutex::new(PoolState {
                 tx: Some(tx),
                 rx,
                 active: 0,
                 idle: 0,
                 threads: Vec::new(),
+                started: 0,
             }),
             done: Condvar::new(),
         }
@@ -103,7 +114,7 @@ impl Pool {
         if st.idle == 0 {
             let rx = st.rx.clone();
             let pool = Arc::clone(self);
-            let n = st.threads.len();
+            let n = st.started;
             let spawned = std::thread::Builder::new()
                 .name(format!("tls-server-c{n}"))
                 .stack_size(self.stack_size)
@@ -111,6 +122,7 @@ impl Pool {
             match spawned {
                 Ok(h) => {
                     st.threads.push(h);
+                    st.started += 1;
                     st.idle += 1;
                 }
                 Err(e) => {
@@ -136,13 +148,44 @@ impl Pool {
         self.lock().active
     }
 
+    /// Threads alive (running a job or waiting for one).
+    #[cfg(test)]
+    pub(crate) fn threads(&self) -> usize {
+        self.lock().threads.len()
+    }
+
     fn worker(self: Arc<Self>, rx: Receiver<Job>) {
-        while let Ok(job) = rx.recv() {
+        loop {
+            let job = match rx.recv_timeout(self.idle_lifetime) {
+                Ok(job) => job,
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => match self.retire() {
+                    true => return,
+                    false => continue,
+                },
+            };
             let slot = Slot { pool: self.clone() };
             // A job catches its own panics (they are reported as events); this one is a
             // last resort. The slot is freed when the job drops it, or while unwinding.
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || job(slot)));
         }
+    }
+
+    /// Called by a thread that waited its lifetime without a job: it ends (true) unless a
+    /// job was handed out meanwhile counting on it. `idle` counts the waiting threads not
+    /// yet promised a job, so a thread may leave only while it is positive.
+    fn retire(&self) -> bool {
+        let mut st = self.lock();
+        if st.idle == 0 || st.tx.is_none() {
+            // A job is on its way to this thread (or shutdown joins it).
+            return false;
+        }
+        st.idle -= 1;
+        let me = std::thread::current().id();
+        st.threads.retain(|h| h.thread().id() != me);
+        drop(st);
+        self.done.notify_all();
+        true
     }
 
     /// Waits until no job runs, or until `until`; returns whether none runs.
@@ -172,5 +215,91 @@ impl Pool {
         for t in threads {
             let _ = t.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Waits until `pool` has `n` threads, or a generous deadline passes; returns the count.
+    fn wait_threads(pool: &Pool, n: usize) -> usize {
+        let until = Instant::now() + Duration::from_secs(10);
+        let mut st = pool.lock();
+        while st.threads.len() != n && Instant::now() < until {
+            st = pool
+                .done
+                .wait_timeout(st, Duration::from_millis(50))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        st.threads.len()
+    }
+
+    /// Runs `n` jobs at once, each holding its slot until all have started.
+    fn burst(pool: &Arc<Pool>, n: usize) {
+        let barrier = Arc::new(std::sync::Barrier::new(n + 1));
+        for _ in 0..n {
+            let barrier = barrier.clone();
+            pool.submit(Box::new(move |slot| {
+                barrier.wait();
+                drop(slot);
+            }))
+            .unwrap();
+        }
+        barrier.wait();
+        assert!(pool.wait_idle(Instant::now() + Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn idle_threads_end_after_their_lifetime() {
+        let pool = Arc::new(Pool::new(16, 64 * 1024, Duration::from_millis(100)));
+        burst(&pool, 8);
+        assert_eq!(pool.threads(), 8, "a burst of 8 needs 8 threads");
+        assert_eq!(wait_threads(&pool, 0), 0, "idle threads should have ended");
+        // The pool still works after its threads have gone.
+        burst(&pool, 3);
+        assert_eq!(wait_threads(&pool, 0), 0);
+        pool.close();
+    }
+
+    #[test]
+    fn threads_are_reused_within_their_lifetime() {
+        let pool = Arc::new(Pool::new(16, 64 * 1024, Duration::from_secs(60)));
+        burst(&pool, 4);
+        burst(&pool, 4);
+        burst(&pool, 2);
+        assert_eq!(pool.threads(), 4, "idle threads should take the next jobs");
+        pool.close();
+        assert_eq!(pool.threads(), 0);
+    }
+
+    #[test]
+    fn a_job_submitted_as_threads_retire_still_runs() {
+        // Lifetimes so short that threads retire while jobs arrive, with gaps around the
+        // lifetime between jobs: every job must run.
+        let pool = Arc::new(Pool::new(4, 64 * 1024, Duration::from_micros(50)));
+        let (tx, rx) = crossbeam_channel::unbounded();
+        for i in 0..2000 {
+            let gap = Instant::now() + Duration::from_micros(10 * (i % 11) as u64);
+            while Instant::now() < gap {
+                std::hint::spin_loop();
+            }
+            let tx = tx.clone();
+            pool.submit(Box::new(move |slot| {
+                drop(slot);
+                let _ = tx.send(i);
+            }))
+            .unwrap();
+        }
+        let mut got: Vec<i32> = (0..2000)
+            .map(|_| {
+                rx.recv_timeout(Duration::from_secs(10))
+                    .expect("a job was lost")
+            })
+            .collect();
+        got.sort();
+        assert_eq!(got, (0..2000).collect::<Vec<_>>());
+        pool.close();
     }
 }
