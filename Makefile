@@ -2,7 +2,7 @@
 CARGO ?= cargo
 ARGS ?=
 
-.PHONY: run test test-ring check layers certs build doc clean bench fuzz
+.PHONY: run test test-ring check layers certs build doc clean bench soak fuzz
 
 ## Start the server on its defaults: 127.0.0.1:8000, certs/server.crt + certs/server.key,
 ## echo mode. Pass more flags with ARGS="--port 0 --events json".
@@ -40,6 +40,12 @@ certs:
 ## target/bench/results.json (.md). bench/README.md explains every figure.
 bench:
 	CARGO="$(CARGO)" QUICK="$(QUICK)" bench/run.sh
+
+## The hostile-load soak (loopback only, about SOAK_SECONDS + 3 min; default 600): one
+## address flooding the server while another measures its handshakes, then good and hostile
+## clients mixed, then SIGTERM. Each figure next to its target; target/soak/results.json.
+soak:
+	CARGO="$(CARGO)" SOAK_SECONDS="$(SOAK_SECONDS)" bench/soak.sh
 
 ## Fuzz every parser of input we do not control, FUZZ_SECONDS each (default 60); needs a
 ## nightly toolchain and cargo-fuzz. fuzz/README.md: the targets, and what to do with a crash.

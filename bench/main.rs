@@ -8,6 +8,8 @@
 //! bench load --port P [--pid PID] [--scenario S] [--seconds S] [--threads N] [--plain]
 //!                                one scenario against a server you started (for profiling):
 //!                                hs | hs-pq | resumed | bulk1 | bulk8 | pingpong | idle:N
+//! bench soak [--seconds S] [--cap N] [--lockout-cap N] [--out DIR]
+//!                                the hostile-load soak (make soak; see soak.rs)
 //! bench tcp-echo PORT            plain TCP echo server (the no-TLS reference)
 //! ```
 
@@ -15,10 +17,13 @@ mod client;
 mod driver;
 mod floor;
 mod groups;
+mod hostile;
 mod peers;
 mod procfs;
 mod report;
 mod sections;
+mod soak;
+mod watch;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
@@ -37,6 +42,7 @@ fn main() {
         "run" => parse_run(rest).map(driver::run),
         "floor" => floor_main(rest),
         "load" => load_main(rest),
+        "soak" => parse_soak(rest).map(soak::run),
         "tcp-echo" => tcp_echo(rest),
         _ => Err(USAGE.into()),
     };
@@ -49,7 +55,7 @@ fn main() {
     }
 }
 
-const USAGE: &str = "usage: bench run [--quick] [--rounds N] [--only ID,..] [--threads N] [--out DIR] [--quiet-wait S] | bench floor [--quick] | bench load --port P [--pid PID] [--scenario S] [--seconds S] [--threads N] [--plain] | bench tcp-echo PORT";
+const USAGE: &str = "usage: bench run [--quick] [--rounds N] [--only ID,..] [--threads N] [--out DIR] [--quiet-wait S] | bench floor [--quick] | bench load --port P [--pid PID] [--scenario S] [--seconds S] [--threads N] [--plain] | bench soak [--seconds S] [--cap N] [--lockout-cap N] [--out DIR] | bench tcp-echo PORT";
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -88,6 +94,21 @@ fn parse_run(args: Vec<std::ffi::OsString>) -> Res<driver::Plan> {
     }
     if let Some(o) = out {
         plan.out = o;
+    }
+    Ok(plan)
+}
+
+fn parse_soak(args: Vec<std::ffi::OsString>) -> Res<soak::Plan> {
+    let mut p = lexopt::Parser::from_args(args);
+    let mut plan = soak::Plan::new();
+    while let Some(arg) = p.next()? {
+        match arg {
+            Long("seconds") => plan.seconds = p.value()?.parse()?,
+            Long("cap") => plan.cap = p.value()?.parse()?,
+            Long("lockout-cap") => plan.lockout_cap = p.value()?.parse()?,
+            Long("out") => plan.out = p.value()?.into(),
+            _ => return Err(arg.unexpected().into()),
+        }
     }
     Ok(plan)
 }

@@ -8,9 +8,12 @@ use std::time::Duration;
 
 use tls_server::{Event, Server, ServerOptions};
 
+use std::sync::atomic::Ordering;
+
 use crate::client::{self, Groups};
 use crate::driver::root;
 use crate::floor;
+use crate::hostile;
 
 #[path = "naive_server.rs"]
 #[allow(dead_code)]
@@ -20,9 +23,13 @@ const SHORT: Duration = Duration::from_millis(150);
 
 /// tls-server in echo mode, as the CLI runs it; returns the server and its event loop.
 fn tls_server() -> (Server, std::thread::JoinHandle<()>, SocketAddr) {
+    tls_server_with(ServerOptions::new())
+}
+
+fn tls_server_with(options: ServerOptions) -> (Server, std::thread::JoinHandle<()>, SocketAddr) {
     let certs = root().join("certs");
     let server = Server::bind(
-        ServerOptions::new()
+        options
             .cert_file(certs.join("server.crt"))
             .key_file(certs.join("server.key"))
             .bind("127.0.0.1:0"),
@@ -152,4 +159,81 @@ fn report_formats() {
     assert!(t.contains("| B | 22.0 (20.0–24.0) ×2.00 |"), "{t}");
     let j = r.json();
     assert!(j.contains("\"ratio_to_reference\": 2"), "{j}");
+}
+
+/// Runs `peer` on two threads until it has had `want` sessions go as it expects (or a
+/// generous deadline passes); returns its counts.
+fn run_peer(
+    addr: SocketAddr,
+    want: u64,
+    peer: impl Fn(&hostile::Ctx, &hostile::Counts) + Sync,
+) -> hostile::Counts {
+    let config =
+        client::client_config(&root().join("certs/ca.crt"), Groups::X25519, false).unwrap();
+    let ctx = hostile::Ctx::new(addr, config);
+    let counts = hostile::Counts::default();
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| peer(&ctx, &counts));
+        }
+        let until = std::time::Instant::now() + Duration::from_secs(60);
+        while counts.ok.load(Ordering::Relaxed) < want && std::time::Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        ctx.stop.store(true, Ordering::Relaxed);
+    });
+    counts
+}
+
+/// The soak's peers, each briefly, against tls-server in-process: each does what it is
+/// meant to, and nothing fails.
+#[test]
+fn soak_peers() {
+    let (server, echo, addr) = tls_server_with(
+        ServerOptions::new()
+            .client_hello_timeout(Duration::from_millis(200))
+            .handshake_timeout(Duration::from_millis(400))
+            .idle_timeout(Some(Duration::from_millis(200))),
+    );
+    let peers: [(&str, hostile::Peer); 5] = [
+        ("good", hostile::good),
+        ("reset in handshake", hostile::reset_in_handshake),
+        ("reset in write", hostile::reset_in_write),
+        ("garbage", hostile::garbage),
+        ("slow reader", hostile::slow_reader),
+    ];
+    for (name, peer) in peers {
+        let counts = run_peer(addr, 2, peer);
+        assert!(
+            counts.ok.load(Ordering::Relaxed) >= 2,
+            "{name}: none went as expected"
+        );
+        assert_eq!(counts.failure_count(), 0, "{name}: {:?}", counts.failures());
+    }
+    for secure in [false, true] {
+        let counts = run_peer(addr, 3, |ctx, counts| {
+            hostile::Herd { n: 3, secure }.run(ctx, counts)
+        });
+        assert!(
+            counts.ok.load(Ordering::Relaxed) >= 3,
+            "herd (secure: {secure}): the server closed none"
+        );
+        assert_eq!(
+            counts.failure_count(),
+            0,
+            "herd (secure: {secure}): {:?}",
+            counts.failures()
+        );
+    }
+    let config =
+        client::client_config(&root().join("certs/ca.crt"), Groups::X25519, false).unwrap();
+    let ctx = hostile::Ctx::new(addr, config);
+    let counts = hostile::Counts::default();
+    let from = std::net::IpAddr::from([127, 0, 0, 2]);
+    let latencies = hostile::measure(&ctx, &counts, from, Duration::ZERO, Some(3));
+    assert_eq!(latencies.len(), 3, "{:?}", counts.failures());
+    assert!(latencies.iter().all(|l| l.total >= l.connect));
+    server.shutdown();
+    echo.join().unwrap();
+    server.wait();
 }

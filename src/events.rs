@@ -3,8 +3,8 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 
@@ -19,6 +19,8 @@ pub(crate) struct EventSender {
     wanted: Arc<AtomicBool>,
     /// How many `Events` receivers exist: each gets its own `Closed`.
     receivers: Arc<AtomicUsize>,
+    /// The log lines a flood of clients may cause.
+    budget: Arc<Mutex<Budget>>,
 }
 
 impl EventSender {
@@ -31,6 +33,7 @@ impl EventSender {
                 tx,
                 wanted: wanted.clone(),
                 receivers: receivers.clone(),
+                budget: Arc::new(Mutex::new(Budget::default())),
             },
             Events {
                 rx,
@@ -44,7 +47,7 @@ impl EventSender {
     /// Sends, unless nobody listens; never blocks. `Closed` goes to every receiver, so
     /// that each clone blocked in `recv` wakes up.
     pub(crate) fn send(&self, event: Event) {
-        log_event(&event);
+        self.log(&event);
         if self.wanted.load(Ordering::Relaxed) {
             if let Event::Closed = event {
                 for _ in 1..self.receivers.load(Ordering::SeqCst) {
@@ -54,16 +57,78 @@ impl EventSender {
             let _ = self.tx.send(event);
         }
     }
+
+    /// Events sent and not yet received: how far behind the event loop is.
+    pub(crate) fn queued(&self) -> usize {
+        self.tx.len()
+    }
+
+    /// The event's log line, if it has one. Those any client can cause at will (refusals,
+    /// evictions, failed handshakes) share a budget, so that a flood of clients cannot
+    /// flood the log: beyond it they are counted, and the count is told with the next
+    /// line. The events themselves are never dropped.
+    fn log(&self, event: &Event) {
+        let line = match event {
+            Event::TlsClientError(e) if !e.is_quiet() => e.to_string(),
+            Event::Refused { peer, reason, .. } => format!("refused {peer}: {reason}"),
+            Event::Evicted {
+                id, peer, reason, ..
+            } => format!("#{id} {peer}: {reason}"),
+            other => return log_event(other),
+        };
+        if !log::log_enabled!(log::Level::Warn) {
+            return;
+        }
+        let unlogged = {
+            let mut budget = self.budget.lock().unwrap_or_else(|e| e.into_inner());
+            match budget.spend(Instant::now()) {
+                Some(unlogged) => unlogged,
+                None => return,
+            }
+        };
+        match unlogged {
+            0 => log::warn!("{line}"),
+            n => log::warn!(
+                "{line} [{n} more refusals, evictions or failed handshakes before this one were not logged one by one: more than {} a second; each was still an event]",
+                Budget::PER_SECOND
+            ),
+        }
+    }
+}
+
+/// How many flood-prone lines may be logged: [`Budget::PER_SECOND`] in each second.
+#[derive(Default)]
+struct Budget {
+    second: Option<Instant>,
+    used: u32,
+    unlogged: u64,
+}
+
+impl Budget {
+    const PER_SECOND: u32 = 20;
+
+    /// `Some(lines not logged since the last one)` if a line may be logged at `now`.
+    fn spend(&mut self, now: Instant) -> Option<u64> {
+        let new_second = match self.second {
+            Some(start) => now.duration_since(start) >= Duration::from_secs(1),
+            None => true,
+        };
+        if new_second {
+            self.second = Some(now);
+            self.used = 0;
+        }
+        if self.used >= Self::PER_SECOND {
+            self.unlogged += 1;
+            return None;
+        }
+        self.used += 1;
+        Some(std::mem::take(&mut self.unlogged))
+    }
 }
 
 fn log_event(event: &Event) {
     match event {
         Event::TlsClientError(e) if e.is_quiet() => log::debug!("{e}"),
-        Event::TlsClientError(e) => log::warn!("{e}"),
-        Event::Refused { peer, reason, .. } => log::warn!("refused {peer}: {reason}"),
-        Event::Evicted {
-            id, peer, reason, ..
-        } => log::warn!("#{id} {peer}: {reason}"),
         Event::Timeout { socket, idle } => log::info!(
             "#{} {}: nothing received or sent for {:.1} s (the idle timeout); closing",
             socket.id(),
@@ -221,5 +286,25 @@ impl Notify for EventSender {
             socket: TlsSocket::of(conn),
             idle,
         });
+    }
+}
+
+#[cfg(test)]
+mod budget_tests {
+    use super::Budget;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_flood_is_logged_at_a_bounded_rate_and_counted() {
+        let mut budget = Budget::default();
+        let start = Instant::now();
+        let logged = (0..1000)
+            .filter(|i| budget.spend(start + Duration::from_micros(*i)).is_some())
+            .count();
+        assert_eq!(logged, Budget::PER_SECOND as usize);
+        // The next second: the first line tells how many were not logged.
+        let next = start + Duration::from_millis(1001);
+        assert_eq!(budget.spend(next), Some(1000 - Budget::PER_SECOND as u64));
+        assert_eq!(budget.spend(next), Some(0));
     }
 }

@@ -72,6 +72,7 @@ pub struct ServerOptions {
     /// `None`: three quarters of `max_connections` (at least 1).
     pub(crate) max_per_address: Option<usize>,
     pub(crate) when_full: WhenFull,
+    pub(crate) max_queued_events: usize,
     pub(crate) bind: String,
     pub(crate) high_water_mark: usize,
     pub(crate) read_limit: usize,
@@ -99,6 +100,7 @@ impl ServerOptions {
             max_connections: 1024,
             max_handshakes: None,
             max_per_address: None,
+            max_queued_events: 16 * 1024,
             when_full: WhenFull::EvictIdle,
             bind: "127.0.0.1:8000".into(),
             high_water_mark: 64 * 1024,
@@ -347,9 +349,11 @@ impl ServerOptions {
     }
 
     /// At most this many handshakes in progress at once. When one more connection arrives,
-    /// the oldest handshake whose client has sent nothing yet (else the oldest one) is
-    /// closed to make room ([`Event::Evicted`](crate::Event::Evicted)): stalled handshakes
-    /// cannot fill the server. Defaults to a quarter of
+    /// one handshake is closed to make room ([`Event::Evicted`](crate::Event::Evicted)):
+    /// one of the address with the most handshakes in progress, the oldest whose client
+    /// has sent nothing yet (not even bytes still unread in the socket), else that
+    /// address's oldest. Stalled handshakes cannot fill the server, and one client opening
+    /// many closes its own. Defaults to a quarter of
     /// [`max_connections`](Self::max_connections), at least 8.
     pub fn max_handshakes(mut self, n: usize) -> Self {
         self.max_handshakes = Some(n.max(1));
@@ -371,6 +375,17 @@ impl ServerOptions {
     /// Defaults to [`WhenFull::EvictIdle`].
     pub fn when_full(mut self, policy: WhenFull) -> Self {
         self.when_full = policy;
+        self
+    }
+
+    /// How many events may wait for the event loop: when this many are queued, the server
+    /// accepts no new connection until the event loop is down to half (they wait in the
+    /// kernel's accept queue), and logs that it is behind. Every connection brings events
+    /// — a flood of refused clients, one each — so an event loop slower than the clients,
+    /// or a program that never reads its events, would otherwise let them grow without
+    /// bound. Defaults to 16,384 (a few MiB).
+    pub fn max_queued_events(mut self, n: usize) -> Self {
+        self.max_queued_events = n.max(1);
         self
     }
 

@@ -206,6 +206,76 @@ fn a_full_server_closes_its_longest_idle_connection() {
 }
 
 #[test]
+fn a_full_server_closes_a_connection_of_the_address_holding_the_most() {
+    let (_server, events, addr) =
+        start(options().max_connections(4).max_connections_per_address(4));
+    // 127.0.0.2's connection is the idle longest of all...
+    let mut other = secure_from(OTHER, addr);
+    let other_id = secured(&events, other.sock.local_addr().unwrap());
+    // ...but 127.0.0.1 holds three.
+    let mut flood = Vec::new();
+    for _ in 0..3 {
+        let client = secure_from(IpAddr::V4(Ipv4Addr::LOCALHOST), addr);
+        secured(&events, client.sock.local_addr().unwrap());
+        flood.push(client);
+    }
+    let newcomer = tcp_from(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3)), addr);
+    let me = newcomer.local_addr().unwrap();
+    let seen = collect_until(
+        &events,
+        "connection of the newcomer",
+        |e| matches!(e, Event::Connection { peer, .. } if *peer == me),
+    );
+    let (victim, reason) = seen
+        .iter()
+        .find_map(|e| match e {
+            Event::Evicted { peer, reason, .. } => Some((*peer, reason.clone())),
+            _ => None,
+        })
+        .expect("an eviction before the newcomer's connection");
+    assert_eq!(victim.ip(), IpAddr::V4(Ipv4Addr::LOCALHOST), "{reason}");
+    assert!(reason.contains("the address holding the most"), "{reason}");
+    echo(&events, &mut other, other_id, b"127.0.0.2 stays");
+}
+
+#[test]
+fn a_stalled_handshake_of_the_flooding_address_goes_first() {
+    let (_server, events, addr) = start(
+        options()
+            .max_connections(16)
+            .max_connections_per_address(16)
+            .max_handshakes(3)
+            .handshake_timeout(Duration::from_secs(60))
+            .client_hello_timeout(Duration::from_secs(60)),
+    );
+    // The oldest silent handshake is 127.0.0.2's; 127.0.0.1 has two.
+    let lone = tcp_from(OTHER, addr);
+    let lone_id = accepted(&events, lone.local_addr().unwrap());
+    let flood: Vec<TcpStream> = (0..2)
+        .map(|_| tcp_from(IpAddr::V4(Ipv4Addr::LOCALHOST), addr))
+        .collect();
+    let flood_ids: Vec<u64> = flood
+        .iter()
+        .map(|t| accepted(&events, t.local_addr().unwrap()))
+        .collect();
+    let newcomer = tcp_from(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3)), addr);
+    let me = newcomer.local_addr().unwrap();
+    let seen = collect_until(
+        &events,
+        "connection of the newcomer",
+        |e| matches!(e, Event::Connection { peer, .. } if *peer == me),
+    );
+    let victim = seen
+        .iter()
+        .find_map(|e| match e {
+            Event::Evicted { id, .. } => Some(*id),
+            _ => None,
+        })
+        .expect("an eviction before the newcomer's connection");
+    assert_eq!(victim, flood_ids[0], "not {lone_id}, the lone client's");
+}
+
+#[test]
 fn refuse_policy_keeps_idle_connections_and_refuses_the_newcomer() {
     let (_server, events, addr) = start(
         options()
@@ -443,4 +513,53 @@ fn try_handshake_from(from: IpAddr, addr: SocketAddr) -> std::io::Result<Client>
     client.write_all(b"ping")?;
     client.flush()?;
     Ok(client)
+}
+
+#[test]
+fn an_event_loop_that_falls_behind_pauses_accepting_until_it_catches_up() {
+    let (server, events, addr) = start(
+        options()
+            .max_queued_events(8)
+            .client_hello_timeout(Duration::from_secs(60))
+            .handshake_timeout(Duration::from_secs(60)),
+    );
+    // Nobody reads events: eight connections (one `Connection` event each) fill the
+    // queue, and the server stops serving newcomers.
+    let quiet: Vec<TcpStream> = (0..8).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    let handle = server.handle();
+    let until = Instant::now() + WAIT;
+    while handle.queued_events() < 8 && Instant::now() < until {
+        std::thread::yield_now();
+    }
+    assert_eq!(handle.queued_events(), 8);
+    // A client now waits in the kernel's accept queue: its handshake gets no answer.
+    let tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let conn =
+        rustls::ClientConnection::new(client_config(), ServerName::try_from("localhost").unwrap())
+            .unwrap();
+    let mut waiting = rustls::StreamOwned::new(conn, tcp);
+    let unanswered = waiting.conn.complete_io(&mut waiting.sock);
+    assert!(
+        unanswered.is_err() && waiting.conn.is_handshaking(),
+        "the server should not have accepted: {unanswered:?}"
+    );
+    assert_eq!(handle.connections(), 8);
+    // The event loop catches up: the waiting client is accepted and served.
+    let me = waiting.sock.local_addr().unwrap();
+    waiting.sock.set_read_timeout(Some(WAIT)).unwrap();
+    let reader = std::thread::spawn(move || {
+        while waiting.conn.is_handshaking() {
+            waiting
+                .conn
+                .complete_io(&mut waiting.sock)
+                .expect("handshake once the server accepts again");
+        }
+        waiting
+    });
+    secured(&events, me);
+    let waiting = reader.join().unwrap();
+    assert!(!waiting.conn.is_handshaking());
+    drop(quiet);
 }

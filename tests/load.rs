@@ -60,7 +60,11 @@ fn client(addr: std::net::SocketAddr, seed: u64) -> Result<(), String> {
 #[test]
 fn two_hundred_clients_echo_one_mib_each() {
     let started = Instant::now();
-    let (server, events, addr) = start(options());
+    // 200 client threads on a machine that may have two cores: one may wait seconds for
+    // the CPU between its connect and its ClientHello. The deadlines are not under test
+    // here (tests/limits.rs tests them), so they are generous.
+    let (server, events, addr) =
+        start(options().client_hello_timeout(WAIT).handshake_timeout(WAIT));
 
     let clients: Vec<_> = (0..CLIENTS)
         .map(|seed| {

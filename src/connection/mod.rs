@@ -71,6 +71,14 @@ pub(crate) struct Conn {
     active_ns: AtomicU64,
 }
 
+impl Drop for Conn {
+    fn drop(&mut self) {
+        // The timer thread may hold deadlines for this connection (an idle check minutes
+        // away): have it drop them, and the memory they keep, now.
+        self.timers.forget(self.info.id);
+    }
+}
+
 struct State {
     tls: ServerConnection,
     /// Ciphertext not yet handed to the kernel.
@@ -155,7 +163,7 @@ impl Conn {
     pub(crate) fn start_idle_clock(&self) {
         if let Some(timeout) = self.limits.idle_timeout {
             self.timers
-                .check_idle_at(Instant::now() + timeout, self.me.clone());
+                .check_idle_at(Instant::now() + timeout, self.info.id, self.me.clone());
         }
     }
 
@@ -188,8 +196,11 @@ impl Conn {
         // Ending waits for our queued output; a peer that is not reading would keep that
         // from ever finishing, so the connection is closed after the linger time anyway.
         self.end();
-        self.timers
-            .destroy_at(Instant::now() + self.limits.linger, self.me.clone());
+        self.timers.destroy_at(
+            Instant::now() + self.limits.linger,
+            self.info.id,
+            self.me.clone(),
+        );
         None
     }
 

@@ -1,8 +1,7 @@
 //! One thread per server that acts on connections whose time is up — the linger after we
 //! ended one, the idle timeout — so no connection thread ever has to poll.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Weak;
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -10,13 +9,6 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use super::Conn;
-
-struct Entry {
-    at: Instant,
-    seq: u64,
-    what: What,
-    conn: Weak<Conn>,
-}
 
 #[derive(Clone, Copy)]
 enum What {
@@ -26,23 +18,6 @@ enum What {
     IdleCheck,
 }
 
-impl PartialEq for Entry {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-impl Eq for Entry {}
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Entry {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.at, self.seq).cmp(&(other.at, other.seq))
-    }
-}
-
 /// Schedules work on a connection at a deadline. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Timers {
@@ -50,7 +25,9 @@ pub(crate) struct Timers {
 }
 
 enum Msg {
-    At(Instant, What, Weak<Conn>),
+    At(Instant, What, u64, Weak<Conn>),
+    /// The connection is gone: drop its deadlines now rather than when they come.
+    Forget(u64),
     Stop,
 }
 
@@ -65,14 +42,20 @@ impl Timers {
         Ok((Timers { tx }, handle))
     }
 
-    /// Destroys `conn` at `at` unless it has closed by then.
-    pub(crate) fn destroy_at(&self, at: Instant, conn: Weak<Conn>) {
-        let _ = self.tx.send(Msg::At(at, What::Destroy, conn));
+    /// Destroys connection `id` at `at` unless it has closed by then.
+    pub(crate) fn destroy_at(&self, at: Instant, id: u64, conn: Weak<Conn>) {
+        let _ = self.tx.send(Msg::At(at, What::Destroy, id, conn));
     }
 
-    /// Checks at `at` whether `conn` has been idle for its idle timeout.
-    pub(crate) fn check_idle_at(&self, at: Instant, conn: Weak<Conn>) {
-        let _ = self.tx.send(Msg::At(at, What::IdleCheck, conn));
+    /// Checks at `at` whether connection `id` has been idle for its idle timeout.
+    pub(crate) fn check_idle_at(&self, at: Instant, id: u64, conn: Weak<Conn>) {
+        let _ = self.tx.send(Msg::At(at, What::IdleCheck, id, conn));
+    }
+
+    /// Connection `id` has been dropped. Its deadlines go at once: each holds a `Weak`,
+    /// which keeps the connection's memory allocated, and an idle check is minutes away.
+    pub(crate) fn forget(&self, id: u64) {
+        let _ = self.tx.send(Msg::Forget(id));
     }
 
     /// Ends the timer thread; pending deadlines are dropped.
@@ -81,47 +64,142 @@ impl Timers {
     }
 }
 
+/// A deadline's place in the queue: when, then the order it was set in.
+type Key = (Instant, u64);
+
+/// The deadlines, in order, and for each connection that has some, its handle and their
+/// keys (at most one idle check and one destroy each).
+#[derive(Default)]
+struct Schedule {
+    queue: BTreeMap<Key, (u64, What)>,
+    conns: HashMap<u64, (Weak<Conn>, Vec<Key>)>,
+    seq: u64,
+}
+
+impl Schedule {
+    fn add(&mut self, at: Instant, what: What, id: u64, conn: Weak<Conn>) {
+        self.seq += 1;
+        let key = (at, self.seq);
+        self.queue.insert(key, (id, what));
+        self.conns
+            .entry(id)
+            .or_insert_with(|| (conn, Vec::new()))
+            .1
+            .push(key);
+    }
+
+    fn forget(&mut self, id: u64) {
+        if let Some((_, keys)) = self.conns.remove(&id) {
+            for key in keys {
+                self.queue.remove(&key);
+            }
+        }
+    }
+
+    /// The first deadline, if it is due by `now`: what to do, to which connection.
+    fn due(&mut self, now: Instant) -> Option<(u64, What, Weak<Conn>)> {
+        let entry = self.queue.first_entry().filter(|e| e.key().0 <= now)?;
+        let key = *entry.key();
+        let (id, what) = entry.remove();
+        let (conn, keys) = self.conns.get_mut(&id)?;
+        keys.retain(|k| *k != key);
+        let conn = conn.clone();
+        if keys.is_empty() {
+            self.conns.remove(&id);
+        }
+        Some((id, what, conn))
+    }
+
+    fn next(&self) -> Option<Instant> {
+        self.queue.first_key_value().map(|((at, _), _)| *at)
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> (usize, usize) {
+        (self.queue.len(), self.conns.len())
+    }
+}
+
 fn run(rx: Receiver<Msg>) {
-    let mut heap: BinaryHeap<Reverse<Entry>> = BinaryHeap::new();
-    let mut seq = 0u64;
+    let mut schedule = Schedule::default();
     loop {
         let now = Instant::now();
-        while heap.peek().is_some_and(|Reverse(e)| e.at <= now) {
-            let Reverse(e) = heap.pop().expect("peeked entry exists");
-            let Some(conn) = e.conn.upgrade() else {
+        while let Some((id, what, weak)) = schedule.due(now) {
+            let Some(conn) = weak.upgrade() else {
                 continue;
             };
-            match e.what {
+            match what {
                 What::Destroy => conn.linger_expired(),
                 What::IdleCheck => {
                     if let Some(again) = conn.idle_check() {
-                        seq += 1;
-                        heap.push(Reverse(Entry {
-                            at: again,
-                            seq,
-                            what: What::IdleCheck,
-                            conn: e.conn,
-                        }));
+                        schedule.add(again, What::IdleCheck, id, weak);
                     }
                 }
             }
         }
-        let next = match heap.peek() {
-            Some(Reverse(e)) => rx.recv_timeout(e.at.saturating_duration_since(now)),
+        let next = match schedule.next() {
+            Some(at) => rx.recv_timeout(at.saturating_duration_since(now)),
             None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
         };
         match next {
-            Ok(Msg::At(at, what, conn)) => {
-                seq += 1;
-                heap.push(Reverse(Entry {
-                    at,
-                    seq,
-                    what,
-                    conn,
-                }));
-            }
+            Ok(Msg::At(at, what, id, conn)) => schedule.add(at, what, id, conn),
+            Ok(Msg::Forget(id)) => schedule.forget(id),
             Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => return,
             Err(RecvTimeoutError::Timeout) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_forgotten_connection_leaves_nothing_behind() {
+        let mut s = Schedule::default();
+        let far = Instant::now() + Duration::from_secs(120);
+        for id in 0..1000 {
+            s.add(far, What::IdleCheck, id, Weak::new());
+            s.add(far, What::Destroy, id, Weak::new());
+        }
+        assert_eq!(s.len(), (2000, 1000));
+        for id in 0..1000 {
+            s.forget(id);
+        }
+        assert_eq!(
+            s.len(),
+            (0, 0),
+            "forgotten deadlines must not wait for their time"
+        );
+    }
+
+    #[test]
+    fn deadlines_come_in_order_and_once() {
+        let mut s = Schedule::default();
+        let now = Instant::now();
+        s.add(
+            now + Duration::from_millis(2),
+            What::Destroy,
+            2,
+            Weak::new(),
+        );
+        s.add(
+            now + Duration::from_millis(1),
+            What::IdleCheck,
+            1,
+            Weak::new(),
+        );
+        s.add(
+            now + Duration::from_secs(60),
+            What::IdleCheck,
+            3,
+            Weak::new(),
+        );
+        let later = now + Duration::from_millis(5);
+        let order: Vec<u64> = std::iter::from_fn(|| s.due(later).map(|(id, ..)| id)).collect();
+        assert_eq!(order, vec![1, 2]);
+        assert_eq!(s.len(), (1, 1));
+        assert_eq!(s.next(), Some(now + Duration::from_secs(60)));
     }
 }

@@ -177,8 +177,11 @@ impl Conn {
         if st.ending && !st.write_shut && !st.closed {
             st.write_shut = true;
             let _ = self.sock.shutdown(Shutdown::Write);
-            self.timers
-                .destroy_at(Instant::now() + self.limits.linger, self.me.clone());
+            self.timers.destroy_at(
+                Instant::now() + self.limits.linger,
+                self.info.id,
+                self.me.clone(),
+            );
         }
         self.wake_state(st);
     }

@@ -1,7 +1,8 @@
 //! The listening socket and the accept loop: each accepted connection is admitted by the
 //! registry (perhaps closing another to make room) and goes to the pool, or is refused and
-//! reported. Running out of file descriptors is reported once and waited out. When the
-//! loop sees the stop flag it hands over to [`shutdown::finish`].
+//! reported. Running out of file descriptors is reported once and waited out, and so is an
+//! event loop too far behind. When the loop sees the stop flag it hands over to
+//! [`shutdown::finish`].
 
 use std::fs::File;
 use std::io;
@@ -52,6 +53,7 @@ pub(crate) fn bind(addr: &str, naming: Naming) -> Result<TcpListener, Error> {
 
 pub(crate) fn run(listener: TcpListener, shared: Arc<Shared>, timer_thread: JoinHandle<()>) {
     let mut out_of_descriptors = Backoff::new();
+    let mut lagging = false;
     loop {
         let (sock, peer) = match listener.accept() {
             Ok(accepted) => accepted,
@@ -73,10 +75,40 @@ pub(crate) fn run(listener: TcpListener, shared: Arc<Shared>, timer_thread: Join
             break;
         }
         out_of_descriptors.recovered();
+        // Checked after accept, so that a pause starts with the first connection that
+        // finds the queue full; it waits, accepted but not yet served.
+        wait_for_event_loop(&shared, &mut lagging);
+        if shared.stopping() {
+            break;
+        }
         admit(&shared, sock, peer);
     }
     drop(listener);
     shutdown::finish(&shared, timer_thread);
+}
+
+/// While the event loop has `max_queued_events` events to catch up on, serve and accept
+/// nothing more (until it is down to half): every connection brings events, and an event
+/// loop slower than the clients must not let them pile up without bound; newcomers wait in
+/// the kernel's accept queue, which has its own bound. Says so when it starts and ends.
+fn wait_for_event_loop(shared: &Shared, lagging: &mut bool) {
+    let limit = shared.max_queued_events;
+    let queued = shared.events.queued();
+    if queued < limit {
+        if std::mem::take(lagging) {
+            log::info!("the event loop has caught up; accepting connections again");
+        }
+        return;
+    }
+    if !*lagging {
+        *lagging = true;
+        log::warn!(
+            "the event loop is {queued} events behind (ServerOptions::max_queued_events {limit}): no new connection is accepted until it catches up — a handler that blocks, or a program that does not read its events, holds up the whole server"
+        );
+    }
+    while shared.events.queued() > limit / 2 && !shared.stopping() {
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 /// The registry's decision for one connection, then a pool thread for it.

@@ -77,6 +77,12 @@ impl ServerHandle {
         self.shared.pool.active()
     }
 
+    /// Events sent and not yet received: how far behind the event loop is. At
+    /// [`ServerOptions::max_queued_events`] the server stops accepting until it catches up.
+    pub fn queued_events(&self) -> usize {
+        self.shared.events.queued()
+    }
+
     /// Replaces the certificates, CAs, CRLs, SNI entries, ALPN, versions, suites and ticket
     /// keys with those of `options` (Node's `setSecureContext`). Options that shape the
     /// server rather than TLS (address, limits, timeouts) are ignored.
@@ -157,6 +163,7 @@ impl Server {
             client_hello_timeout: options.client_hello_timeout,
             grace_period: options.grace_period,
             trace: options.trace,
+            max_queued_events: options.max_queued_events,
             naming,
         };
         let admission = admission(&options);

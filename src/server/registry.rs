@@ -4,10 +4,17 @@
 //! ([`Admitted`], given back when dropped) or a refusal, and sometimes a connection closed
 //! to make room. Shutdown stops every connection listed here.
 //!
-//! The lock guards the table; under it we only shut sockets down (which never blocks), and
-//! events about what it decided are sent after it is released.
+//! Making room is fair between addresses: the connection closed comes from the address
+//! holding the most (connections, or handshakes in progress), so that one client flooding
+//! the server closes its own connections rather than everyone else's.
+//!
+//! The lock guards the table; under it we only shut sockets down and peek at them without
+//! waiting (neither blocks), and events about what it decided are sent after it is
+//! released.
 
+use std::cmp::Reverse;
 use std::collections::HashMap;
+use std::mem::MaybeUninit;
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -130,7 +137,9 @@ impl Registry {
         }
         if table.live >= limits.max_connections {
             let victim = match limits.when_full {
-                WhenFull::EvictIdle => table.longest_idle().or_else(|| table.oldest_silent()),
+                WhenFull::EvictIdle => table
+                    .longest_idle()
+                    .or_else(|| table.handshake_victim(false).map(|(id, age, _)| (id, age))),
                 WhenFull::Refuse => None,
             };
             let Some((victim, idle)) = victim else {
@@ -155,7 +164,7 @@ impl Registry {
                 });
             };
             let reason = format!(
-                "closed to make room for a new client: {} connections were open, the maximum ({} {}), and this one had been idle longest ({:.1} s); raise the maximum if the machine can take more",
+                "closed to make room for a new client: {} connections were open, the maximum ({} {}), and this one had been idle longest ({:.1} s) of those from the address holding the most; raise the maximum if the machine can take more",
                 table.live,
                 name(Setting::MaxConnections),
                 limits.max_connections,
@@ -164,9 +173,9 @@ impl Registry {
             evicted.push(table.evict(victim, Limit::MaxConnections, reason));
         }
         if table.handshakes >= limits.max_handshakes {
-            if let Some((victim, silent)) = table.oldest_handshake() {
+            if let Some((victim, _, silent)) = table.handshake_victim(true) {
                 let reason = format!(
-                    "closed to make room for a new client: {} handshakes were in progress, the most at once ({} {}), and this was the oldest{}; raise it if many slow clients are expected",
+                    "closed to make room for a new client: {} handshakes were in progress, the most at once ({} {}), and this was the oldest{} from the address with the most; raise it if many slow clients are expected",
                     table.handshakes,
                     name(Setting::MaxHandshakes),
                     limits.max_handshakes,
@@ -261,44 +270,57 @@ impl Registry {
 }
 
 impl Table {
-    /// The open connection idle longest (the least recently active), and for how long.
+    /// The open connection to close for a newcomer on a full server: of the address
+    /// holding the most connections, the one idle longest (the least recently active);
+    /// and for how long it was idle.
     fn longest_idle(&self) -> Option<(u64, Duration)> {
         self.entries
             .iter()
             .filter(|(_, e)| !e.evicted)
             .filter_map(|(id, e)| match &e.stage {
-                Stage::Open(conn) => conn.upgrade().map(|c| (*id, c.idle_for())),
+                Stage::Open(conn) => {
+                    let held = self.per_address.get(&e.peer.ip()).copied().unwrap_or(0);
+                    conn.upgrade().map(|c| (*id, held, c.idle_for()))
+                }
                 Stage::Handshaking { .. } => None,
             })
-            .max_by_key(|(_, idle)| *idle)
+            .max_by_key(|(_, held, idle)| (*held, *idle))
+            .map(|(id, _, idle)| (id, idle))
     }
 
-    /// The oldest handshake whose client has sent nothing, and how long it has waited.
-    fn oldest_silent(&self) -> Option<(u64, Duration)> {
-        self.handshaking()
-            .filter(|(_, _, heard)| !heard)
-            .min_by_key(|(_, accepted, _)| *accepted)
-            .map(|(id, accepted, _)| (id, accepted.elapsed()))
-    }
-
-    /// The oldest silent handshake, else the oldest one; and whether it was silent.
-    fn oldest_handshake(&self) -> Option<(u64, bool)> {
-        self.handshaking()
-            .min_by_key(|(_, accepted, heard)| (*heard, *accepted))
-            .map(|(id, _, heard)| (id, !heard))
-    }
-
-    /// (id, accepted, heard) of each handshake not already evicted.
-    fn handshaking(&self) -> impl Iterator<Item = (u64, Instant, bool)> + '_ {
-        self.entries
-            .iter()
-            .filter(|(_, e)| !e.evicted)
-            .filter_map(|(id, e)| match &e.stage {
-                Stage::Handshaking { heard, .. } => {
-                    Some((*id, e.accepted, heard.load(Ordering::Relaxed)))
-                }
-                Stage::Open(_) => None,
-            })
+    /// The handshake to close for a newcomer, from the address with the most handshakes
+    /// in progress: its oldest whose client has sent nothing — not even bytes its thread
+    /// has yet to read — or, with `any`, failing that, its oldest. Without `any`, a silent
+    /// handshake of another address is taken rather than none. Returns its id, its age and
+    /// whether it was silent.
+    fn handshake_victim(&self, any: bool) -> Option<(u64, Duration, bool)> {
+        let mut per_address: HashMap<IpAddr, usize> = HashMap::new();
+        let mut candidates = Vec::new();
+        for (id, e) in self.entries.iter().filter(|(_, e)| !e.evicted) {
+            if let Stage::Handshaking { sock, heard } = &e.stage {
+                *per_address.entry(e.peer.ip()).or_insert(0) += 1;
+                candidates.push((*id, e.peer.ip(), e.accepted, heard, sock));
+            }
+        }
+        // Heaviest address first (ties: the one whose handshake is oldest), oldest first.
+        candidates.sort_by_key(|(_, ip, accepted, ..)| (Reverse(per_address[ip]), *accepted));
+        let heaviest = candidates.first().map(|(_, ip, ..)| *ip)?;
+        let silent = |(_, _, _, heard, sock): &&(
+            u64,
+            IpAddr,
+            Instant,
+            &Arc<AtomicBool>,
+            &Arc<TcpStream>,
+        )| { !heard.load(Ordering::Relaxed) && !has_bytes(sock) };
+        let mut theirs = candidates.iter().filter(|(_, ip, ..)| *ip == heaviest);
+        let victim = match any {
+            true => theirs
+                .find(silent)
+                .map(|c| (c, true))
+                .or_else(|| candidates.first().map(|c| (c, false))),
+            false => candidates.iter().find(silent).map(|c| (c, true)),
+        };
+        victim.map(|((id, _, accepted, ..), silent)| (*id, accepted.elapsed(), silent))
     }
 
     /// Takes `entry` off the counts.
@@ -342,5 +364,109 @@ impl Table {
             limit,
             reason,
         }
+    }
+}
+
+/// Whether bytes from the client wait in `sock`'s receive buffer (a peek that never
+/// waits). A client that has closed counts as silent.
+fn has_bytes(sock: &TcpStream) -> bool {
+    let mut one = [MaybeUninit::<u8>::uninit()];
+    socket2::SockRef::from(sock)
+        .recv_with_flags(&mut one, libc::MSG_PEEK | libc::MSG_DONTWAIT)
+        .is_ok_and(|n| n > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::net::TcpListener;
+
+    fn registry(max_handshakes: usize) -> Arc<Registry> {
+        Arc::new(Registry::new(
+            Admission {
+                max_connections: 16,
+                max_handshakes,
+                max_per_address: 16,
+                when_full: WhenFull::EvictIdle,
+            },
+            Naming::default(),
+        ))
+    }
+
+    /// A loopback connection: the client's end, and the server's as the registry holds it.
+    fn connection(listener: &TcpListener) -> (TcpStream, Arc<TcpStream>, SocketAddr) {
+        connection_from(listener, [127, 0, 0, 1])
+    }
+
+    fn connection_from(
+        listener: &TcpListener,
+        from: [u8; 4],
+    ) -> (TcpStream, Arc<TcpStream>, SocketAddr) {
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+            .expect("socket");
+        socket
+            .bind(&SocketAddr::from((from, 0)).into())
+            .expect("bind to a loopback address");
+        socket
+            .connect(&listener.local_addr().unwrap().into())
+            .expect("connect");
+        let (server, peer) = listener.accept().unwrap();
+        (socket.into(), Arc::new(server), peer)
+    }
+
+    /// A connection whose client has sent bytes the server has not read.
+    fn spoken(listener: &TcpListener, from: [u8; 4]) -> (TcpStream, Arc<TcpStream>, SocketAddr) {
+        let (mut client, sock, peer) = connection_from(listener, from);
+        client.write_all(&[22, 3, 1, 0, 200, 1]).unwrap();
+        let mut one = [0u8; 1];
+        sock.peek(&mut one).expect("the bytes arrive");
+        (client, sock, peer)
+    }
+
+    #[test]
+    fn the_address_with_the_most_handshakes_makes_room() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let registry = registry(3);
+        // 127.0.0.1 has two handshakes under way; 127.0.0.2 one that has sent nothing yet
+        // (a client between its connect and its ClientHello).
+        let mut kept = Vec::new();
+        for id in [1, 2] {
+            let (client, sock, peer) = spoken(&listener, [127, 0, 0, 1]);
+            kept.push((client, registry.admit(id, peer, &sock).ok().unwrap().0));
+        }
+        let (_lone, lone_sock, lone_peer) = connection_from(&listener, [127, 0, 0, 2]);
+        let lone = registry.admit(3, lone_peer, &lone_sock).ok().unwrap().0;
+        let (_new, new_sock, new_peer) = connection_from(&listener, [127, 0, 0, 3]);
+        let (new, evicted) = registry.admit(4, new_peer, &new_sock).ok().unwrap();
+        assert_eq!(evicted.len(), 1);
+        assert_eq!(evicted[0].id, 1, "{}", evicted[0].reason);
+        assert!(!registry.was_evicted(3));
+        drop((kept, lone, new));
+    }
+
+    #[test]
+    fn a_client_hello_waiting_unread_is_not_silent() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let registry = registry(2);
+        // The oldest handshake's client has sent bytes that no thread has read yet.
+        let (mut spoke, spoke_sock, spoke_peer) = connection(&listener);
+        spoke.write_all(&[22, 3, 1, 0, 200, 1]).unwrap();
+        let mut one = [0u8; 1];
+        spoke_sock.peek(&mut one).expect("the bytes arrive");
+        let (first, none) = registry.admit(1, spoke_peer, &spoke_sock).ok().unwrap();
+        assert!(none.is_empty());
+        // A younger one that has sent nothing.
+        let (_silent, silent_sock, silent_peer) = connection(&listener);
+        let (second, none) = registry.admit(2, silent_peer, &silent_sock).ok().unwrap();
+        assert!(none.is_empty());
+        // A third handshake makes room: the silent one goes, not the older one.
+        let (_new, new_sock, new_peer) = connection(&listener);
+        let (third, evicted) = registry.admit(3, new_peer, &new_sock).ok().unwrap();
+        assert_eq!(evicted.len(), 1);
+        assert_eq!(evicted[0].id, 2, "{}", evicted[0].reason);
+        assert!(evicted[0].reason.contains("had sent nothing"));
+        assert!(!registry.was_evicted(1));
+        drop((first, second, third));
     }
 }

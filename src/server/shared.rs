@@ -44,6 +44,8 @@ pub(crate) struct Shared {
     pub grace_period: Duration,
     /// Record each handshake for `Event::Trace`.
     pub trace: bool,
+    /// Accept nothing while this many events wait for the event loop.
+    pub max_queued_events: usize,
     pub mode: Mode,
     pub pool: Arc<Pool>,
     pub timers: Timers,
@@ -66,6 +68,7 @@ pub(crate) struct Settings {
     pub client_hello_timeout: Duration,
     pub grace_period: Duration,
     pub trace: bool,
+    pub max_queued_events: usize,
     pub naming: Naming,
 }
 
@@ -89,6 +92,7 @@ impl Shared {
             client_hello_timeout: settings.client_hello_timeout,
             grace_period: settings.grace_period,
             trace: settings.trace,
+            max_queued_events: settings.max_queued_events,
             mode: settings.mode,
             pool: Arc::new(pool),
             timers,
