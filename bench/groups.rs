@@ -9,13 +9,14 @@ use crate::driver::{log_path, note, wait_quiet, Configs, Plan};
 use crate::peers::{start, Cert, Peer};
 use crate::procfs;
 use crate::report::{num, Better, Results};
+use crate::{chan, rate};
 
 /// The figures of a handshake-rate scenario.
 pub(crate) fn record_rate(
     res: &mut Results,
     scenario: &str,
     peer: &Peer,
-    rate: &client::Rate,
+    rate: &rate::Rate,
     round: usize,
 ) {
     if rate.ops == 0 {
@@ -136,21 +137,21 @@ pub(crate) fn group_ecdsa(
             plan.threads
         );
         res.scenario("hs-full-ecdsa", &about);
-        let rate = client::handshakes(addr, &c.full, plan.threads, plan.warmup, plan.window, pid);
+        let rate = rate::handshakes(addr, &c.full, plan.threads, plan.warmup, plan.window, pid);
         record_rate(res, "hs-full-ecdsa", peer, &rate, round);
         if plan.pq {
             res.scenario(
                 "hs-full-ecdsa-pq",
                 "as hs-full-ecdsa, but the client offers its provider's default groups (aws-lc-rs: X25519MLKEM768 first); servers that support it pick it, Node picks X25519",
             );
-            let rate = client::handshakes(addr, &c.pq, plan.threads, plan.warmup, plan.window, pid);
+            let rate = rate::handshakes(addr, &c.pq, plan.threads, plan.warmup, plan.window, pid);
             record_rate(res, "hs-full-ecdsa-pq", peer, &rate, round);
         }
         res.scenario(
             "hs-resumed",
             "resumed TLS 1.3 handshakes (the client keeps the server's tickets; PSK with X25519), otherwise as hs-full-ecdsa",
         );
-        let rate = client::handshakes(addr, &c.resume, plan.threads, plan.warmup, plan.window, pid);
+        let rate = rate::handshakes(addr, &c.resume, plan.threads, plan.warmup, plan.window, pid);
         record_rate(res, "hs-resumed", peer, &rate, round);
     }
     let config = peer.tls().then_some(&c.full);
@@ -163,7 +164,7 @@ pub(crate) fn group_ecdsa(
                 plan.bulk_mib
             ),
         );
-        match client::bulk(addr, config, conns, plan.bulk_mib << 20, pid) {
+        match chan::bulk(addr, config, conns, plan.bulk_mib << 20, pid) {
             Ok(b) => {
                 let w = &b.window;
                 let mib = b.bytes as f64 / (1u64 << 20) as f64;
@@ -217,7 +218,7 @@ pub(crate) fn group_ecdsa(
         "pingpong-100",
         "ping-pong: 100 connections, one 64-byte message in flight on each, 2 client threads (poll)",
     );
-    match client::pingpong(addr, config, 100, 2, 64, plan.warmup, plan.window, pid) {
+    match chan::pingpong(addr, config, 100, 2, 64, plan.warmup, plan.window, pid) {
         Ok(mut p) => {
             p.latencies_ns.sort_unstable();
             let w = &p.window;
@@ -288,7 +289,7 @@ pub(crate) fn group_rsa(
         "hs-full-rsa",
         &format!("as hs-full-ecdsa, with the RSA-2048 certificate (RSA-PSS signatures), {} client threads", plan.threads),
     );
-    let rate = client::handshakes(
+    let rate = rate::handshakes(
         server.addr,
         &c.full,
         plan.threads,

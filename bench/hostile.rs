@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use rustls::{ClientConfig, ClientConnection};
 
+use crate::chan;
 use crate::client::{self, server_name};
 
 /// What happened to one kind of peer.
@@ -283,7 +284,7 @@ pub fn slow_reader(ctx: &Ctx, counts: &Counts) {
             let sock = connect(ctx.addr, None)?;
             counts.connected();
             let (conn, sock) = handshake(ctx, sock)?;
-            let mut chan = client::Chan::Tls(Box::new(conn), sock);
+            let mut chan = chan::Chan::Tls(Box::new(conn), sock);
             chan.sock().set_nonblocking(true)?;
             let total = 256 * 1024;
             let data = ctx.bytes(16 * 1024);

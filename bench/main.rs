@@ -8,18 +8,23 @@
 //! bench load --port P [--pid PID] [--scenario S] [--seconds S] [--threads N] [--plain]
 //!                                one scenario against a server you started (for profiling):
 //!                                hs | hs-pq | resumed | bulk1 | bulk8 | pingpong | idle:N
-//! bench soak [--seconds S] [--cap N] [--lockout-cap N] [--out DIR]
+//! bench soak [--seconds S] [--cap N] [--lockout-cap N] [--only lockout|mix]
+//!            [--allocator-defaults] [--out DIR]
 //!                                the hostile-load soak (make soak; see soak.rs)
 //! bench tcp-echo PORT            plain TCP echo server (the no-TLS reference)
 //! ```
 
+mod chan;
 mod client;
 mod driver;
 mod floor;
 mod groups;
 mod hostile;
+mod lockout;
+mod mix;
 mod peers;
 mod procfs;
+mod rate;
 mod report;
 mod sections;
 mod soak;
@@ -55,7 +60,7 @@ fn main() {
     }
 }
 
-const USAGE: &str = "usage: bench run [--quick] [--rounds N] [--only ID,..] [--threads N] [--out DIR] [--quiet-wait S] | bench floor [--quick] | bench load --port P [--pid PID] [--scenario S] [--seconds S] [--threads N] [--plain] | bench soak [--seconds S] [--cap N] [--lockout-cap N] [--out DIR] | bench tcp-echo PORT";
+const USAGE: &str = "usage: bench run [--quick] [--rounds N] [--only ID,..] [--threads N] [--out DIR] [--quiet-wait S] | bench floor [--quick] | bench load --port P [--pid PID] [--scenario S] [--seconds S] [--threads N] [--plain] | bench soak [--seconds S] [--cap N] [--lockout-cap N] [--only lockout|mix] [--allocator-defaults] [--out DIR] | bench tcp-echo PORT";
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -107,6 +112,12 @@ fn parse_soak(args: Vec<std::ffi::OsString>) -> Res<soak::Plan> {
             Long("cap") => plan.cap = p.value()?.parse()?,
             Long("lockout-cap") => plan.lockout_cap = p.value()?.parse()?,
             Long("out") => plan.out = p.value()?.into(),
+            Long("allocator-defaults") => plan.allocator_defaults = true,
+            Long("only") => match p.value()?.string()?.as_str() {
+                "lockout" => plan.mix = false,
+                "mix" => plan.lockout = false,
+                other => return Err(format!("--only: {other:?} is not lockout or mix").into()),
+            },
             _ => return Err(arg.unexpected().into()),
         }
     }
@@ -151,7 +162,7 @@ fn load_main(args: Vec<std::ffi::OsString>) -> Res<i32> {
     let tls = (!plain).then_some(&config);
     match scenario.as_str() {
         "hs" | "hs-pq" | "resumed" => {
-            let r = client::handshakes(addr, &config, threads, warmup, window, pid);
+            let r = rate::handshakes(addr, &config, threads, warmup, window, pid);
             let ops = r.ops.max(1) as f64;
             println!(
                 "{scenario}: {:.0}/s, server CPU {:.1} µs/hs (user {:.2} s, sys {:.2} s), client {:.1} µs/hs, resumed {}/{}, errors {} ({}), negotiated {} {}",
@@ -171,7 +182,7 @@ fn load_main(args: Vec<std::ffi::OsString>) -> Res<i32> {
         "bulk1" | "bulk8" => {
             let conns = if scenario == "bulk1" { 1 } else { 8 };
             let mib = (seconds * 100.0) as u64;
-            let b = client::bulk(addr, tls, conns, mib << 20, pid)?;
+            let b = chan::bulk(addr, tls, conns, mib << 20, pid)?;
             let total_mib = b.bytes as f64 / (1u64 << 20) as f64;
             println!(
                 "{scenario}: {:.0} MB/s each way, server CPU {:.0} µs/MiB (user {:.2} s, sys {:.2} s), client {:.0} µs/MiB",
@@ -183,7 +194,7 @@ fn load_main(args: Vec<std::ffi::OsString>) -> Res<i32> {
             );
         }
         "pingpong" => {
-            let mut r = client::pingpong(addr, tls, 100, 2, 64, warmup, window, pid)?;
+            let mut r = chan::pingpong(addr, tls, 100, 2, 64, warmup, window, pid)?;
             r.latencies_ns.sort_unstable();
             let rounds = r.rounds.max(1) as f64;
             println!(

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use rustls::ClientConfig;
 
-use crate::client::{self, Chan};
+use crate::chan::Chan;
+use crate::client;
 use crate::driver::{command_output, root, Plan};
 use crate::report::Results;
 

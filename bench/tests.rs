@@ -14,6 +14,7 @@ use crate::client::{self, Groups};
 use crate::driver::root;
 use crate::floor;
 use crate::hostile;
+use crate::{chan, rate};
 
 #[path = "naive_server.rs"]
 #[allow(dead_code)]
@@ -70,7 +71,7 @@ fn every_scenario(addr: SocketAddr) {
     let full = client::client_config(&ca, Groups::X25519, false).unwrap();
     let resume = client::client_config(&ca, Groups::X25519, true).unwrap();
 
-    let r = client::handshakes(addr, &full, 2, SHORT, SHORT, pid);
+    let r = rate::handshakes(addr, &full, 2, SHORT, SHORT, pid);
     assert!(r.ops > 0, "no full handshake: {:?}", r.first_error);
     assert_eq!(r.errors, 0, "{:?}", r.first_error);
     assert_eq!(
@@ -80,14 +81,14 @@ fn every_scenario(addr: SocketAddr) {
     assert_eq!(r.negotiated.suite, "TLS13_AES_128_GCM_SHA256");
     assert_eq!(r.negotiated.group, "X25519");
 
-    let r = client::handshakes(addr, &resume, 2, SHORT, SHORT, pid);
+    let r = rate::handshakes(addr, &resume, 2, SHORT, SHORT, pid);
     assert!(r.ops > 0 && r.errors == 0, "{:?}", r.first_error);
     assert!(r.resumed > 0, "no session resumed: {r:?}");
 
-    let b = client::bulk(addr, Some(&full), 2, 1 << 20, pid).unwrap();
+    let b = chan::bulk(addr, Some(&full), 2, 1 << 20, pid).unwrap();
     assert_eq!(b.bytes, 2 << 20);
 
-    let p = client::pingpong(addr, Some(&full), 10, 2, 64, SHORT, SHORT, pid).unwrap();
+    let p = chan::pingpong(addr, Some(&full), 10, 2, 64, SHORT, SHORT, pid).unwrap();
     assert!(p.rounds > 0);
     assert!(!p.latencies_ns.is_empty());
 

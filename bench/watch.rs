@@ -105,13 +105,20 @@ pub struct Watched {
 }
 
 impl Watched {
-    /// Starts `program serve --port 0 --events json ARGS`, in the repository root (so the
-    /// demo certificates are found), and waits for its `listening` event.
-    pub fn start(program: &Path, args: &[String], log: &Path) -> Result<Watched, String> {
+    /// Starts `program serve --port 0 --events json ARGS` with `env` added to its
+    /// environment, in the repository root (so the demo certificates are found), and
+    /// waits for its `listening` event.
+    pub fn start(
+        program: &Path,
+        args: &[String],
+        env: &[(&str, &str)],
+        log: &Path,
+    ) -> Result<Watched, String> {
         let log_file = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
         let mut cmd = Command::new(program);
         cmd.args(["serve", "--port", "0", "--events", "json"])
             .args(args)
+            .envs(env.iter().copied())
             .current_dir(root())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -10,6 +10,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 
 use crate::connection::{Conn, Notify};
 use crate::event::Event;
+use crate::setting::{Naming, Setting};
 use crate::socket::TlsSocket;
 
 /// The sending half, shared by every thread of a server.
@@ -21,10 +22,12 @@ pub(crate) struct EventSender {
     receivers: Arc<AtomicUsize>,
     /// The log lines a flood of clients may cause.
     budget: Arc<Mutex<Budget>>,
+    /// How log lines name settings.
+    naming: Naming,
 }
 
 impl EventSender {
-    pub(crate) fn new(wanted: bool) -> (EventSender, Events) {
+    pub(crate) fn new(wanted: bool, naming: Naming) -> (EventSender, Events) {
         let (tx, rx) = crossbeam_channel::unbounded();
         let wanted = Arc::new(AtomicBool::new(wanted));
         let receivers = Arc::new(AtomicUsize::new(1));
@@ -34,6 +37,7 @@ impl EventSender {
                 wanted: wanted.clone(),
                 receivers: receivers.clone(),
                 budget: Arc::new(Mutex::new(Budget::default())),
+                naming,
             },
             Events {
                 rx,
@@ -74,7 +78,7 @@ impl EventSender {
             Event::Evicted {
                 id, peer, reason, ..
             } => format!("#{id} {peer}: {reason}"),
-            other => return log_event(other),
+            other => return log_event(other, self.naming),
         };
         if !log::log_enabled!(log::Level::Warn) {
             return;
@@ -126,14 +130,15 @@ impl Budget {
     }
 }
 
-fn log_event(event: &Event) {
+fn log_event(event: &Event, naming: Naming) {
     match event {
         Event::TlsClientError(e) if e.is_quiet() => log::debug!("{e}"),
         Event::Timeout { socket, idle } => log::info!(
-            "#{} {}: nothing received or sent for {:.1} s (the idle timeout); closing",
+            "#{} {}: nothing received or sent for {:.1} s, the idle timeout; closing with close_notify — raise {} if clients are quiet that long on purpose (0 keeps idle connections)",
             socket.id(),
             socket.remote_addr(),
-            idle.as_secs_f64()
+            idle.as_secs_f64(),
+            naming.of(Setting::IdleTimeout)
         ),
         Event::ServerError { error } => log::error!("{error}"),
         Event::Reloaded(r) => log::info!("{r}"),

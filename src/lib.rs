@@ -65,6 +65,22 @@
 //!
 //! Not supported, by design: TLS 1.0/1.1, renegotiation, RSA key exchange, CBC and DHE
 //! suites, encrypted private keys (detected and explained), async runtimes.
+//!
+//! ## Safe to expose by default
+//!
+//! Each connection holds a thread, so every way a client could hold the server is bounded,
+//! and each refusal, eviction or timeout is an event that names its limit
+//! ([`Event::Refused`], [`Event::Evicted`], [`Event::Timeout`]):
+//! [`ServerOptions::max_connections`] (1,024; a full server closes the longest-idle
+//! connection of the address holding the most, or refuses: [`ServerOptions::when_full`]),
+//! [`ServerOptions::max_connections_per_address`] (¾ of the cap),
+//! [`ServerOptions::max_handshakes`] (¼ of the cap; the oldest silent handshake of the
+//! busiest address makes room), [`ServerOptions::client_hello_timeout`] (5 s),
+//! [`ServerOptions::handshake_timeout`] (10 s), [`ServerOptions::idle_timeout`] (2 min),
+//! [`ServerOptions::read_limit`] and [`ServerOptions::high_water_mark`] (memory per
+//! connection), [`ServerOptions::max_queued_events`] (how far your event loop may fall
+//! behind). Connection threads end after 30 s without work. The README's "Limits" section
+//! and `docs/SECURITY.md` say why these values.
 
 //! ## Where things are
 //!
@@ -79,6 +95,8 @@
 //! - `aws-lc-rs` (default) or `ring`: the crypto provider; at least one is needed.
 //! - `https` (default): the [`https`] responder (adds httparse).
 //! - `probe` (default): the [`probe`] client.
+//! - `fuzzing`: entry points for the fuzzers in `fuzz/` and their regression tests; not an
+//!   API.
 //!
 //! An embedded build: `default-features = false, features = ["ring"]`.
 

@@ -332,6 +332,29 @@ fn sslkeylogfile_makes_the_server_write_a_private_key_log_and_warn() {
 }
 
 #[test]
+fn a_key_log_that_others_can_read_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::temp_dir().join(format!(
+        "tls-server-cli-keylog-open-{}.txt",
+        std::process::id()
+    ));
+    std::fs::write(&path, "").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut cmd = tls_server(&["serve", "--port", "0", "--events", "json", "--keylog"]);
+    cmd.arg(&path);
+    let mut server = Proc::spawn("tls-server with an open key log", &mut cmd);
+    server.stdout.expect_line("the listening event");
+    let warning = server.stderr.wait_for("the mode warning", |l| {
+        l.contains("readable by other users")
+    });
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        warning.contains("mode 0644") && warning.contains("chmod 600"),
+        "{warning}"
+    );
+}
+
+#[test]
 fn serve_runs_the_preflight_check_and_stops_on_errors() {
     expect_config_error(
         &[

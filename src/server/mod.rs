@@ -147,7 +147,7 @@ impl Server {
         let local_addr = listener
             .local_addr()
             .map_err(|e| Error::io("reading the bound address", e))?;
-        let (events_tx, events) = EventSender::new(want_events);
+        let (events_tx, events) = EventSender::new(want_events, naming);
         let (timers, timer_thread) =
             Timers::start().map_err(|e| Error::io("starting the timer thread", e))?;
         let settings = Settings {

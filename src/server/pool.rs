@@ -1,13 +1,20 @@
 //! A bounded pool of connection threads. A thread serves one connection from accept to
 //! close, then waits for the next; threads are started only when no idle one is left, and
-//! never more than `max`. A thread that waits [`IDLE_THREAD_LIFETIME`] without a job ends,
-//! so that a burst of connections does not keep its threads (and their stacks) for ever. Who may have a thread is the registry's decision
+//! never more than `max`. Who may have a thread is the registry's decision
 //! (`registry.rs`); the pool only runs what it is given, waiting a moment for a slot when
 //! a connection closed to make room has not quite finished.
+//!
+//! The next connection goes to the thread that became idle **last** (a stack, not a
+//! queue), so a load that needs 20 threads keeps using the same 20 while the others stay
+//! idle; a thread idle for [`IDLE_THREAD_LIFETIME`] ends. A burst's threads, their stacks
+//! and the memory their allocator caches per thread are given back once it is over —
+//! with a queue, every idle thread would get a turn and none would ever end.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use crate::event::Limit;
 
@@ -20,24 +27,40 @@ const SLOT_WAIT: Duration = Duration::from_secs(1);
 /// soon after a burst.
 pub(crate) const IDLE_THREAD_LIFETIME: Duration = Duration::from_secs(30);
 
-use crossbeam_channel::{Receiver, Sender};
-
 type Job = Box<dyn FnOnce(Slot) + Send>;
+
+/// How a job reaches one thread: each thread has its own one-place channel; `None` tells
+/// it to end.
+struct Worker {
+    id: u64,
+    tx: Sender<Option<Job>>,
+}
 
 /// A job's place in the pool. Dropping it frees the place at once, so that the next
 /// connection can be accepted before the job's thread is back waiting: a job drops it just
 /// before announcing that it is done (`Close`, `TlsClientError`).
 pub(crate) struct Slot {
     pool: Arc<Pool>,
+    /// The thread running the job, put back on the idle stack when the place is freed.
+    worker: Option<Worker>,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
         let mut st = self.pool.lock();
         st.active -= 1;
-        // The thread is about to wait for the next job: count it idle now, so that a job
-        // submitted meanwhile is queued for it rather than starting another thread.
-        st.idle += 1;
+        // The thread is about to wait for its next job: it is idle from now on, so that a
+        // job submitted meanwhile goes to it (and waits in its channel a moment) rather
+        // than starting another thread. After `close`, dropping its sender ends it.
+        if let Some(worker) = self.worker.take() {
+            match st.closed {
+                false => st.idle.push(worker),
+                // Its channel is empty while it runs a job: this cannot block.
+                true => {
+                    let _ = worker.tx.send(None);
+                }
+            }
+        }
         drop(st);
         self.pool.done.notify_all();
     }
@@ -48,36 +71,34 @@ pub(crate) struct Pool {
     stack_size: usize,
     idle_lifetime: Duration,
     state: Mutex<PoolState>,
-    /// Signalled whenever a job finishes.
+    /// Signalled whenever a job finishes or a thread ends.
     done: Condvar,
 }
 
 struct PoolState {
-    tx: Option<Sender<Job>>,
-    rx: Receiver<Job>,
-    /// Jobs running or queued.
+    /// Idle threads, the most recently idle last.
+    idle: Vec<Worker>,
+    /// Jobs running or handed to a thread.
     active: usize,
-    /// Threads waiting for a job.
-    idle: usize,
-    threads: Vec<JoinHandle<()>>,
-    /// Threads ever started, for their names.
-    started: usize,
+    /// Every thread alive, by worker id.
+    threads: Vec<(u64, JoinHandle<()>)>,
+    /// Threads ever started: ids and names.
+    started: u64,
+    closed: bool,
 }
 
 impl Pool {
     pub(crate) fn new(max: usize, stack_size: usize, idle_lifetime: Duration) -> Pool {
-        let (tx, rx) = crossbeam_channel::unbounded();
         Pool {
             max,
             stack_size,
             idle_lifetime,
             state: Mutex::new(PoolState {
-                tx: Some(tx),
-                rx,
+                idle: Vec::new(),
                 active: 0,
-                idle: 0,
                 threads: Vec::new(),
                 started: 0,
+                closed: false,
             }),
             done: Condvar::new(),
         }
@@ -108,42 +129,43 @@ impl Pool {
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
-        let Some(tx) = st.tx.clone() else {
+        if st.closed {
             return Err((Limit::ShuttingDown, "the server is shutting down".into()));
-        };
-        if st.idle == 0 {
-            let rx = st.rx.clone();
-            let pool = Arc::clone(self);
-            let n = st.started;
-            let spawned = std::thread::Builder::new()
-                .name(format!("tls-server-c{n}"))
-                .stack_size(self.stack_size)
-                .spawn(move || pool.worker(rx));
-            match spawned {
-                Ok(h) => {
-                    st.threads.push(h);
-                    st.started += 1;
-                    st.idle += 1;
-                }
-                Err(e) => {
-                    return Err((
-                        Limit::Threads,
-                        format!("cannot start a connection thread: {e} — the system limits threads (`ulimit -u`, memory for stacks); lower the connection limits or the thread stack size"),
-                    ))
-                }
-            }
         }
-        st.idle -= 1;
-        st.active += 1;
-        tx.send(job).map_err(|_| {
-            (
-                Limit::ShuttingDown,
-                "the server is shutting down".to_string(),
-            )
-        })
+        // The most recently idle thread; its channel has room (it holds nothing while the
+        // thread is idle), so the send cannot block.
+        if let Some(worker) = st.idle.pop() {
+            st.active += 1;
+            return worker.tx.send(Some(job)).map_err(|_| {
+                st.active -= 1;
+                (
+                    Limit::ShuttingDown,
+                    "the server is shutting down".to_string(),
+                )
+            });
+        }
+        let id = st.started;
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let pool = Arc::clone(self);
+        let spawned = std::thread::Builder::new()
+            .name(format!("tls-server-c{id}"))
+            .stack_size(self.stack_size)
+            .spawn(move || pool.worker(Worker { id, tx }, rx, job));
+        match spawned {
+            Ok(handle) => {
+                st.threads.push((id, handle));
+                st.started += 1;
+                st.active += 1;
+                Ok(())
+            }
+            Err(e) => Err((
+                Limit::Threads,
+                format!("cannot start a connection thread: {e} — the system limits threads (`ulimit -u`, memory for stacks); lower the connection limits or the thread stack size"),
+            )),
+        }
     }
 
-    /// Jobs running or queued.
+    /// Jobs running or handed to a thread.
     pub(crate) fn active(&self) -> usize {
         self.lock().active
     }
@@ -154,35 +176,43 @@ impl Pool {
         self.lock().threads.len()
     }
 
-    fn worker(self: Arc<Self>, rx: Receiver<Job>) {
+    /// A thread's life: `first`, then each job handed to it through `rx`, until it is told
+    /// to end or has been idle for its lifetime.
+    fn worker(self: Arc<Self>, me: Worker, rx: Receiver<Option<Job>>, first: Job) {
+        let mut job = first;
         loop {
-            let job = match rx.recv_timeout(self.idle_lifetime) {
-                Ok(job) => job,
-                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
-                Err(crossbeam_channel::RecvTimeoutError::Timeout) => match self.retire() {
-                    true => return,
-                    false => continue,
-                },
+            let slot = Slot {
+                pool: Arc::clone(&self),
+                worker: Some(Worker {
+                    id: me.id,
+                    tx: me.tx.clone(),
+                }),
             };
-            let slot = Slot { pool: self.clone() };
-            // A job catches its own panics (they are reported as events); this one is a
-            // last resort. The slot is freed when the job drops it, or while unwinding.
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || job(slot)));
+            run(job, slot);
+            job = loop {
+                match rx.recv_timeout(self.idle_lifetime) {
+                    Ok(Some(next)) => break next,
+                    Ok(None) | Err(RecvTimeoutError::Disconnected) => return,
+                    Err(RecvTimeoutError::Timeout) => {
+                        if self.retire(me.id) {
+                            return;
+                        }
+                    }
+                }
+            };
         }
     }
 
-    /// Called by a thread that waited its lifetime without a job: it ends (true) unless a
-    /// job was handed out meanwhile counting on it. `idle` counts the waiting threads not
-    /// yet promised a job, so a thread may leave only while it is positive.
-    fn retire(&self) -> bool {
+    /// Called by a thread that waited its lifetime without a job: it ends (true) if it is
+    /// still on the idle stack; if not, a job was handed to it meanwhile and is in its
+    /// channel.
+    fn retire(&self, id: u64) -> bool {
         let mut st = self.lock();
-        if st.idle == 0 || st.tx.is_none() {
-            // A job is on its way to this thread (or shutdown joins it).
+        let Some(at) = st.idle.iter().position(|w| w.id == id) else {
             return false;
-        }
-        st.idle -= 1;
-        let me = std::thread::current().id();
-        st.threads.retain(|h| h.thread().id() != me);
+        };
+        st.idle.remove(at);
+        st.threads.retain(|(t, _)| *t != id);
         drop(st);
         self.done.notify_all();
         true
@@ -209,13 +239,23 @@ impl Pool {
     pub(crate) fn close(&self) {
         let threads = {
             let mut st = self.lock();
-            st.tx = None;
+            st.closed = true;
+            // Idle threads are told to end now, busy ones when their job frees its slot.
+            for worker in st.idle.drain(..) {
+                let _ = worker.tx.send(None);
+            }
             std::mem::take(&mut st.threads)
         };
-        for t in threads {
+        for (_, t) in threads {
             let _ = t.join();
         }
     }
+}
+
+/// Runs one job. A job catches its own panics (they are reported as events); this is a
+/// last resort. The slot is freed when the job drops it, or while unwinding.
+fn run(job: Job, slot: Slot) {
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || job(slot)));
 }
 
 #[cfg(test)]
@@ -272,6 +312,51 @@ mod tests {
         assert_eq!(pool.threads(), 4, "idle threads should take the next jobs");
         pool.close();
         assert_eq!(pool.threads(), 0);
+    }
+
+    #[test]
+    fn a_steady_load_keeps_its_threads_and_the_rest_end() {
+        let lifetime = Duration::from_millis(200);
+        let pool = Arc::new(Pool::new(16, 64 * 1024, lifetime));
+        burst(&pool, 8);
+        assert_eq!(pool.threads(), 8);
+        // One job at a time, for several lifetimes: the most recently idle thread takes
+        // each, so the seven others stay idle long enough to end. (Taken in turn, every
+        // thread would be busy often enough to live for ever.)
+        let started = Instant::now();
+        while started.elapsed() < lifetime * 5 {
+            burst(&pool, 1);
+        }
+        // Counted while the load goes on: the idle threads have had four lifetimes to end.
+        let left = pool.threads();
+        assert!(
+            left <= 2,
+            "{left} threads: only the one in use should be left"
+        );
+        pool.close();
+    }
+
+    #[test]
+    fn closing_ends_idle_and_busy_threads() {
+        let pool = Arc::new(Pool::new(4, 64 * 1024, Duration::from_secs(60)));
+        burst(&pool, 2);
+        let (release, wait) = crossbeam_channel::bounded::<()>(0);
+        pool.submit(Box::new(move |slot| {
+            let _ = wait.recv();
+            drop(slot);
+        }))
+        .unwrap();
+        let closer = {
+            let pool = Arc::clone(&pool);
+            std::thread::spawn(move || pool.close())
+        };
+        release.send(()).unwrap();
+        closer.join().unwrap();
+        assert_eq!(pool.threads(), 0);
+        assert!(
+            pool.submit(Box::new(drop)).is_err(),
+            "a closed pool takes no job"
+        );
     }
 
     #[test]

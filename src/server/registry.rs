@@ -146,8 +146,9 @@ impl Registry {
                 return Err(Refusal {
                     limit: Limit::MaxConnections,
                     reason: format!(
-                        "{} connections are open, the maximum ({} {}); raise it if the machine can take more{}",
+                        "{} connection{} open, the maximum ({} {}); raise it if the machine can take more{}",
                         table.live,
+                        if table.live == 1 { " is" } else { "s are" },
                         name(Setting::MaxConnections),
                         limits.max_connections,
                         match limits.when_full {
@@ -175,8 +176,9 @@ impl Registry {
         if table.handshakes >= limits.max_handshakes {
             if let Some((victim, _, silent)) = table.handshake_victim(true) {
                 let reason = format!(
-                    "closed to make room for a new client: {} handshakes were in progress, the most at once ({} {}), and this was the oldest{} from the address with the most; raise it if many slow clients are expected",
+                    "closed to make room for a new client: {} handshake{} in progress, the most at once ({} {}), and this was the oldest{} from the address with the most; raise it if many slow clients are expected",
                     table.handshakes,
+                    if table.handshakes == 1 { " was" } else { "s were" },
                     name(Setting::MaxHandshakes),
                     limits.max_handshakes,
                     if silent {

@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -37,6 +37,17 @@ impl KeyLogFile {
             "writing TLS secrets to {} (key log): anyone with this file can decrypt the traffic — use it for debugging only, then delete it",
             path.display()
         );
+        // A new file is created 0600; one that already existed keeps its mode.
+        if let Ok(meta) = file.metadata() {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                log::warn!(
+                    "{}: mode {mode:04o}: the key log is readable by other users — chmod 600 {}",
+                    path.display(),
+                    path.display()
+                );
+            }
+        }
         Ok(KeyLogFile {
             path: path.to_path_buf(),
             file: Mutex::new(file),

@@ -1,0 +1,407 @@
+//! A connection used without blocking — TLS or plain TCP — and the scenarios built on it:
+//! bulk echo and ping-pong.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Barrier, Mutex};
+use std::time::{Duration, Instant};
+
+use rustls::{ClientConfig, ClientConnection};
+
+use crate::client::{close, open, Mark, Window};
+
+// ----- a connection for bulk and ping-pong: TLS or plain TCP -----------------------------
+
+/// A connected, handshaken channel used without blocking.
+pub enum Chan {
+    Tls(Box<ClientConnection>, TcpStream),
+    Plain(TcpStream),
+}
+
+impl Chan {
+    /// Connects; over TLS also handshakes and echoes one byte.
+    pub fn open(addr: SocketAddr, config: Option<&Arc<ClientConfig>>) -> io::Result<Chan> {
+        match config {
+            Some(config) => {
+                let (conn, sock) = open(addr, config)?;
+                Ok(Chan::Tls(Box::new(conn), sock))
+            }
+            None => {
+                let mut sock = TcpStream::connect(addr)?;
+                sock.set_nodelay(true)?;
+                sock.write_all(b"x")?;
+                let mut one = [0u8; 1];
+                sock.read_exact(&mut one)?;
+                Ok(Chan::Plain(sock))
+            }
+        }
+    }
+
+    pub fn sock(&self) -> &TcpStream {
+        match self {
+            Chan::Tls(_, s) | Chan::Plain(s) => s,
+        }
+    }
+
+    /// Whether ciphertext is waiting to be written.
+    pub fn wants_write(&self) -> bool {
+        match self {
+            Chan::Tls(c, _) => c.wants_write(),
+            Chan::Plain(_) => false,
+        }
+    }
+
+    /// Writes pending ciphertext without blocking; whether any was written.
+    pub fn flush_some(&mut self) -> io::Result<bool> {
+        let Chan::Tls(conn, sock) = self else {
+            return Ok(false);
+        };
+        let mut progressed = false;
+        while conn.wants_write() {
+            match conn.write_tls(&mut &*sock) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(_) => progressed = true,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(progressed)
+    }
+
+    /// Takes as much of `data` as it can without blocking (TLS: up to rustls's buffer
+    /// limit) and starts sending it. Returns how many bytes of `data` were taken.
+    pub fn send(&mut self, data: &[u8]) -> io::Result<usize> {
+        match self {
+            Chan::Tls(conn, _) => {
+                let n = conn.writer().write(data)?;
+                self.flush_some()?;
+                Ok(n)
+            }
+            Chan::Plain(sock) => match sock.write(data) {
+                Ok(n) => Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
+                Err(e) => Err(e),
+            },
+        }
+    }
+
+    /// One non-blocking read: `Some(plaintext bytes)` (possibly 0 while a record is
+    /// incomplete), `None` if nothing was there. EOF is an error.
+    pub fn recv(&mut self, rbuf: &mut [u8], sink: &mut [u8]) -> io::Result<Option<usize>> {
+        let n = match self.sock().read(rbuf) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(Some(0)),
+            Err(e) => return Err(e),
+        };
+        match self {
+            Chan::Plain(_) => Ok(Some(n)),
+            Chan::Tls(conn, _) => {
+                let mut input = &rbuf[..n];
+                let mut plain = 0;
+                while !input.is_empty() {
+                    conn.read_tls(&mut input)?;
+                    let state = conn.process_new_packets().map_err(io::Error::other)?;
+                    let mut ready = state.plaintext_bytes_to_read();
+                    while ready > 0 {
+                        let k = conn.reader().read(sink)?;
+                        if k == 0 {
+                            break;
+                        }
+                        plain += k;
+                        ready -= k;
+                    }
+                }
+                Ok(Some(plain))
+            }
+        }
+    }
+
+    /// Closes politely (close_notify both ways for TLS; FIN and wait for the server's).
+    pub fn close(self) -> io::Result<()> {
+        match self {
+            Chan::Tls(mut conn, mut sock) => close(&mut conn, &mut sock).map(|_| ()),
+            Chan::Plain(mut sock) => {
+                sock.set_nonblocking(false)?;
+                sock.set_read_timeout(Some(Duration::from_secs(10)))?;
+                sock.shutdown(std::net::Shutdown::Write)?;
+                let mut sink = [0u8; 512];
+                while sock.read(&mut sink)? > 0 {}
+                Ok(())
+            }
+        }
+    }
+}
+
+fn poll_one(sock: &TcpStream, write: bool, timeout_ms: i32) -> io::Result<()> {
+    let mut fd = libc::pollfd {
+        fd: sock.as_raw_fd(),
+        events: libc::POLLIN | if write { libc::POLLOUT } else { 0 },
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    let r = unsafe { libc::poll(&mut fd, 1, timeout_ms) };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+// ----- bulk echo --------------------------------------------------------------------------
+
+/// Sends `total` bytes and reads the echo back at the same time, without blocking.
+fn pump(chan: &mut Chan, total: u64) -> io::Result<()> {
+    chan.sock().set_nonblocking(true)?;
+    let chunk = vec![0x5au8; 64 * 1024];
+    let mut rbuf = vec![0u8; 256 * 1024];
+    let mut sink = vec![0u8; 64 * 1024];
+    let (mut sent, mut received) = (0u64, 0u64);
+    let mut last_progress = Instant::now();
+    while received < total {
+        let mut progress = chan.wants_write() && chan.flush_some()?;
+        while sent < total && !chan.wants_write() {
+            let n = chan.send(&chunk[..(total - sent).min(chunk.len() as u64) as usize])?;
+            if n == 0 {
+                break;
+            }
+            sent += n as u64;
+            progress = true;
+        }
+        while let Some(n) = chan.recv(&mut rbuf, &mut sink)? {
+            received += n as u64;
+            progress = true;
+        }
+        if progress {
+            last_progress = Instant::now();
+        } else {
+            if last_progress.elapsed() > Duration::from_secs(30) {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("bulk echo stalled: sent {sent}, received {received} of {total}"),
+                ));
+            }
+            poll_one(chan.sock(), sent < total || chan.wants_write(), 1000)?;
+        }
+    }
+    if received != total {
+        return Err(io::Error::other("more echoed than sent"));
+    }
+    Ok(())
+}
+
+/// The result of a bulk scenario.
+#[derive(Clone, Debug, Default)]
+pub struct Bulk {
+    pub window: Window,
+    /// Bytes echoed (one direction), all connections.
+    pub bytes: u64,
+}
+
+/// `conns` connections each echo `bytes_each` bytes, all at once. The window starts when
+/// every connection is handshaken and ends when the last echo is complete.
+pub fn bulk(
+    addr: SocketAddr,
+    config: Option<&Arc<ClientConfig>>,
+    conns: usize,
+    bytes_each: u64,
+    server_pid: u32,
+) -> Result<Bulk, String> {
+    let start = Barrier::new(conns + 1);
+    let failed = Mutex::new(None::<String>);
+    let mut window = Window::default();
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..conns)
+            .map(|_| {
+                s.spawn(|| {
+                    let chan = Chan::open(addr, config);
+                    start.wait();
+                    let mut chan = chan.map_err(|e| format!("connect: {e}"))?;
+                    pump(&mut chan, bytes_each).map_err(|e| format!("echo: {e}"))?;
+                    Ok::<Chan, String>(chan)
+                })
+            })
+            .collect();
+        start.wait();
+        let m0 = Mark::now(server_pid);
+        let mut chans = Vec::new();
+        for w in workers {
+            match w.join().expect("bulk worker panicked") {
+                Ok(chan) => chans.push(chan),
+                Err(e) => *failed.lock().unwrap() = Some(e),
+            }
+        }
+        window = m0.until(&Mark::now(server_pid));
+        for chan in chans {
+            let _ = chan.close();
+        }
+    });
+    if let Some(e) = failed.into_inner().unwrap() {
+        return Err(e);
+    }
+    Ok(Bulk {
+        window,
+        bytes: bytes_each * conns as u64,
+    })
+}
+
+// ----- ping-pong --------------------------------------------------------------------------
+
+/// The result of a ping-pong scenario.
+#[derive(Clone, Debug, Default)]
+pub struct PingPong {
+    pub window: Window,
+    pub rounds: u64,
+    /// Round-trip times (ns) of the rounds completed in the window.
+    pub latencies_ns: Vec<u32>,
+}
+
+struct Peer {
+    chan: Chan,
+    sent_at: Instant,
+    waiting: usize,
+}
+
+/// `conns` connections, spread over `threads` client threads (one `poll` loop each), each
+/// with one `msg`-byte message in flight: send, wait for the whole echo, send again.
+#[allow(clippy::too_many_arguments)]
+pub fn pingpong(
+    addr: SocketAddr,
+    config: Option<&Arc<ClientConfig>>,
+    conns: usize,
+    threads: usize,
+    msg: usize,
+    warmup: Duration,
+    window: Duration,
+    server_pid: u32,
+) -> Result<PingPong, String> {
+    let mut all = Vec::with_capacity(conns);
+    for _ in 0..conns {
+        all.push(Chan::open(addr, config).map_err(|e| format!("connect: {e}"))?);
+    }
+    let mut groups: Vec<Vec<Chan>> = (0..threads).map(|_| Vec::new()).collect();
+    for (i, chan) in all.into_iter().enumerate() {
+        groups[i % threads].push(chan);
+    }
+    let stop = AtomicBool::new(false);
+    let measuring = AtomicBool::new(false);
+    let rounds = AtomicU64::new(0);
+    let message = vec![0x42u8; msg];
+    std::thread::scope(|s| {
+        let workers: Vec<_> = groups
+            .into_iter()
+            .map(|group| {
+                let (stop, measuring, rounds, message) = (&stop, &measuring, &rounds, &message);
+                s.spawn(move || pingpong_loop(group, message, stop, measuring, rounds))
+            })
+            .collect();
+        std::thread::sleep(warmup);
+        measuring.store(true, Ordering::Relaxed);
+        let (r0, m0) = (rounds.load(Ordering::Relaxed), Mark::now(server_pid));
+        std::thread::sleep(window);
+        let (r1, m1) = (rounds.load(Ordering::Relaxed), Mark::now(server_pid));
+        measuring.store(false, Ordering::Relaxed);
+        stop.store(true, Ordering::Relaxed);
+        let mut latencies_ns = Vec::new();
+        let mut error = None;
+        for w in workers {
+            match w.join().expect("ping-pong worker panicked") {
+                Ok(mut l) => latencies_ns.append(&mut l),
+                Err(e) => error = Some(e),
+            }
+        }
+        match error {
+            Some(e) => Err(e),
+            None => Ok(PingPong {
+                window: m0.until(&m1),
+                rounds: r1 - r0,
+                latencies_ns,
+            }),
+        }
+    })
+}
+
+fn pingpong_loop(
+    chans: Vec<Chan>,
+    message: &[u8],
+    stop: &AtomicBool,
+    measuring: &AtomicBool,
+    rounds: &AtomicU64,
+) -> Result<Vec<u32>, String> {
+    let fail = |what: &str, e: io::Error| format!("ping-pong {what}: {e}");
+    let mut peers = Vec::with_capacity(chans.len());
+    for chan in chans {
+        chan.sock()
+            .set_nonblocking(true)
+            .map_err(|e| fail("set_nonblocking", e))?;
+        peers.push(Peer {
+            chan,
+            sent_at: Instant::now(),
+            waiting: 0,
+        });
+    }
+    let mut fds: Vec<libc::pollfd> = peers
+        .iter()
+        .map(|p| libc::pollfd {
+            fd: p.chan.sock().as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    let send = |p: &mut Peer| -> io::Result<()> {
+        p.sent_at = Instant::now();
+        p.waiting = message.len();
+        let n = p.chan.send(message)?;
+        if n != message.len() || p.chan.wants_write() {
+            return Err(io::Error::other("a 64-byte message did not fit the socket"));
+        }
+        Ok(())
+    };
+    for p in &mut peers {
+        send(p).map_err(|e| fail("send", e))?;
+    }
+    let mut latencies = Vec::with_capacity(1 << 20);
+    let mut rbuf = vec![0u8; 64 * 1024];
+    let mut sink = vec![0u8; 64 * 1024];
+    while !stop.load(Ordering::Relaxed) {
+        // SAFETY: `fds` is a valid array of pollfd.
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 100) };
+        if r <= 0 {
+            continue;
+        }
+        for (i, fd) in fds.iter_mut().enumerate() {
+            if fd.revents == 0 {
+                continue;
+            }
+            fd.revents = 0;
+            let p = &mut peers[i];
+            while let Some(n) = p
+                .chan
+                .recv(&mut rbuf, &mut sink)
+                .map_err(|e| fail("receive", e))?
+            {
+                if n > p.waiting {
+                    return Err("ping-pong: more bytes echoed than sent".into());
+                }
+                p.waiting -= n;
+                if p.waiting == 0 {
+                    let rtt = p.sent_at.elapsed();
+                    rounds.fetch_add(1, Ordering::Relaxed);
+                    if measuring.load(Ordering::Relaxed) {
+                        latencies.push(rtt.as_nanos().min(u32::MAX as u128) as u32);
+                    }
+                    send(p).map_err(|e| fail("send", e))?;
+                }
+            }
+        }
+    }
+    for p in peers {
+        let _ = p.chan.close();
+    }
+    Ok(latencies)
+}
