@@ -151,3 +151,25 @@ pub fn machine_busy() -> f64 {
     let busy: u64 = v.iter().take(8).sum::<u64>() - v[3] - v[4];
     busy as f64 / clk_tck()
 }
+
+/// Connections the kernel dropped because a listening socket's accept queue was full
+/// (`TcpExt: ListenDrops` in /proc/net/netstat, all sockets of this network namespace).
+/// A client whose final handshake ACK was dropped this way believes it is connected, and
+/// the server never sees it.
+pub fn listen_drops() -> u64 {
+    let Ok(text) = std::fs::read_to_string("/proc/net/netstat") else {
+        return 0;
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    lines
+        .chunks(2)
+        .filter(|pair| pair.len() == 2 && pair[0].starts_with("TcpExt:"))
+        .find_map(|pair| {
+            pair[0]
+                .split_whitespace()
+                .zip(pair[1].split_whitespace())
+                .find(|(name, _)| *name == "ListenDrops")
+                .and_then(|(_, value)| value.parse().ok())
+        })
+        .unwrap_or(0)
+}

@@ -1,12 +1,15 @@
 //! One thread per server that acts on connections whose time is up — the linger after we
 //! ended one, the idle timeout — so no connection thread ever has to poll.
+//!
+//! The schedule is shared behind a mutex: a connection adds or drops its deadlines itself,
+//! and the timer thread is woken only when a new deadline comes before the one it sleeps
+//! until. Every connection sets an idle check minutes away and forgets it when it closes;
+//! neither wakes the thread.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Weak;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 use std::time::Instant;
-
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use super::Conn;
 
@@ -21,46 +24,69 @@ enum What {
 /// Schedules work on a connection at a deadline. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Timers {
-    tx: Sender<Msg>,
+    shared: Arc<Shared>,
 }
 
-enum Msg {
-    At(Instant, What, u64, Weak<Conn>),
-    /// The connection is gone: drop its deadlines now rather than when they come.
-    Forget(u64),
-    Stop,
+struct Shared {
+    schedule: Mutex<Schedule>,
+    /// Wakes the timer thread: an earlier deadline, or stop.
+    changed: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Schedule> {
+        self.schedule.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl Timers {
     /// Starts the timer thread; it ends on [`stop`](Self::stop).
     pub(crate) fn start() -> std::io::Result<(Timers, JoinHandle<()>)> {
-        let (tx, rx) = crossbeam_channel::unbounded();
+        let shared = Arc::new(Shared {
+            schedule: Mutex::new(Schedule::default()),
+            changed: Condvar::new(),
+        });
+        let for_thread = Arc::clone(&shared);
         let handle = std::thread::Builder::new()
             .name("tls-server-timer".into())
             .stack_size(64 * 1024)
-            .spawn(move || run(rx))?;
-        Ok((Timers { tx }, handle))
+            .spawn(move || run(&for_thread))?;
+        Ok((Timers { shared }, handle))
     }
 
     /// Destroys connection `id` at `at` unless it has closed by then.
     pub(crate) fn destroy_at(&self, at: Instant, id: u64, conn: Weak<Conn>) {
-        let _ = self.tx.send(Msg::At(at, What::Destroy, id, conn));
+        self.at(at, What::Destroy, id, conn);
     }
 
     /// Checks at `at` whether connection `id` has been idle for its idle timeout.
     pub(crate) fn check_idle_at(&self, at: Instant, id: u64, conn: Weak<Conn>) {
-        let _ = self.tx.send(Msg::At(at, What::IdleCheck, id, conn));
+        self.at(at, What::IdleCheck, id, conn);
+    }
+
+    fn at(&self, at: Instant, what: What, id: u64, conn: Weak<Conn>) {
+        let mut schedule = self.shared.lock();
+        let sooner = match schedule.next() {
+            Some(next) => at < next,
+            None => true,
+        };
+        schedule.add(at, what, id, conn);
+        drop(schedule);
+        if sooner {
+            self.shared.changed.notify_one();
+        }
     }
 
     /// Connection `id` has been dropped. Its deadlines go at once: each holds a `Weak`,
     /// which keeps the connection's memory allocated, and an idle check is minutes away.
     pub(crate) fn forget(&self, id: u64) {
-        let _ = self.tx.send(Msg::Forget(id));
+        self.shared.lock().forget(id);
     }
 
     /// Ends the timer thread; pending deadlines are dropped.
     pub(crate) fn stop(&self) {
-        let _ = self.tx.send(Msg::Stop);
+        self.shared.lock().stopped = true;
+        self.shared.changed.notify_one();
     }
 }
 
@@ -74,6 +100,7 @@ struct Schedule {
     queue: BTreeMap<Key, (u64, What)>,
     conns: HashMap<u64, (Weak<Conn>, Vec<Key>)>,
     seq: u64,
+    stopped: bool,
 }
 
 impl Schedule {
@@ -120,33 +147,44 @@ impl Schedule {
     }
 }
 
-fn run(rx: Receiver<Msg>) {
-    let mut schedule = Schedule::default();
+fn run(shared: &Shared) {
+    let mut schedule = shared.lock();
     loop {
+        if schedule.stopped {
+            return;
+        }
         let now = Instant::now();
-        while let Some((id, what, weak)) = schedule.due(now) {
-            let Some(conn) = weak.upgrade() else {
-                continue;
-            };
-            match what {
-                What::Destroy => conn.linger_expired(),
-                What::IdleCheck => {
-                    if let Some(again) = conn.idle_check() {
-                        schedule.add(again, What::IdleCheck, id, weak);
+        if let Some((id, what, weak)) = schedule.due(now) {
+            // Acting on a connection takes its locks and may set another deadline, and
+            // dropping the last handle to one forgets its deadlines: never under this lock.
+            drop(schedule);
+            if let Some(conn) = weak.upgrade() {
+                match what {
+                    What::Destroy => conn.linger_expired(),
+                    What::IdleCheck => {
+                        if let Some(again) = conn.idle_check() {
+                            shared.lock().add(again, What::IdleCheck, id, weak);
+                        }
                     }
                 }
             }
+            schedule = shared.lock();
+            continue;
         }
-        let next = match schedule.next() {
-            Some(at) => rx.recv_timeout(at.saturating_duration_since(now)),
-            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        schedule = match schedule.next() {
+            Some(at) => {
+                let wait = at.saturating_duration_since(now);
+                shared
+                    .changed
+                    .wait_timeout(schedule, wait)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0
+            }
+            None => shared
+                .changed
+                .wait(schedule)
+                .unwrap_or_else(|e| e.into_inner()),
         };
-        match next {
-            Ok(Msg::At(at, what, id, conn)) => schedule.add(at, what, id, conn),
-            Ok(Msg::Forget(id)) => schedule.forget(id),
-            Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => return,
-            Err(RecvTimeoutError::Timeout) => {}
-        }
     }
 }
 
