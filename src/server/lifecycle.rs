@@ -88,7 +88,7 @@ pub(crate) fn serve(
     let conn = Conn::new(
         info,
         sock,
-        done.conn,
+        into_connection(done),
         shared.notify.clone(),
         shared.limits.clone(),
         shared.timers.clone(),
@@ -124,6 +124,14 @@ pub(crate) fn serve(
     drop(slot);
     drop(admitted);
     shared.events.send(Event::Close { socket, had_error });
+}
+
+/// The rustls connection of a finished handshake. The rest of what the handshake kept for
+/// the explanations (the client's first bytes, its record and trace) and the box holding
+/// it are freed here, not when the connection ends.
+fn into_connection(done: Box<Done>) -> rustls::ServerConnection {
+    let Done { conn, .. } = *done;
+    conn
 }
 
 /// What the handshake settled, with the client certificate judged; the trace (when on)
