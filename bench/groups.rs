@@ -9,7 +9,7 @@ use crate::driver::{log_path, note, wait_quiet, Configs, Plan};
 use crate::peers::{start, Cert, Peer};
 use crate::procfs;
 use crate::report::{num, Better, Results};
-use crate::{chan, rate};
+use crate::{chan, pingpong, rate};
 
 /// The figures of a handshake-rate scenario.
 pub(crate) fn record_rate(
@@ -214,55 +214,28 @@ pub(crate) fn group_ecdsa(
             Err(e) => note(res, format!("{} {scenario} round {round}: {e}", peer.label)),
         }
     }
-    res.scenario(
-        "pingpong-100",
-        "ping-pong: 100 connections, one 64-byte message in flight on each, 2 client threads (poll)",
-    );
-    match chan::pingpong(addr, config, 100, 2, 64, plan.warmup, plan.window, pid) {
-        Ok(mut p) => {
-            p.latencies_ns.sort_unstable();
-            let w = &p.window;
-            let us = |q: f64| client::percentile(&p.latencies_ns, q) / 1000.0;
-            let s = "pingpong-100";
-            res.add(
-                s,
-                "rounds/s",
-                Better::Higher,
-                peer.id,
-                p.rounds as f64 / w.secs,
-            );
-            res.add(s, "p50 µs", Better::Lower, peer.id, us(0.5));
-            res.add(s, "p99 µs", Better::Lower, peer.id, us(0.99));
-            res.add(s, "p99.9 µs", Better::Lower, peer.id, us(0.999));
-            res.add(
-                s,
-                "server CPU µs/round",
-                Better::Lower,
-                peer.id,
-                w.server.total * 1e6 / p.rounds as f64,
-            );
-            res.add(
-                s,
-                "client CPU µs/round",
-                Better::Neither,
-                peer.id,
-                w.client * 1e6 / p.rounds as f64,
-            );
-            res.add(s, "others %", Better::Neither, peer.id, w.others_pct());
-            println!(
-                "   {:<26} {s:<16} {:>9} rounds/s  p50 {} µs  p99 {} µs  server {} µs/round  others {:.0}%",
-                peer.label,
-                num(p.rounds as f64 / w.secs),
-                num(us(0.5)),
-                num(us(0.99)),
-                num(w.server.total * 1e6 / p.rounds as f64),
-                w.others_pct()
-            );
-        }
-        Err(e) => note(
-            res,
-            format!("{} pingpong-100 round {round}: {e}", peer.label),
+    let shapes: [(&str, &str); 2] = [
+        (
+            "pingpong-100",
+            "ping-pong: 100 connections, one 64-byte message in flight on each, 2 client threads (poll)",
         ),
+        (
+            "pingpong-100-threads",
+            "ping-pong: 100 connections, one 64-byte message in flight on each, one blocking client thread per connection (write_all, read_exact)",
+        ),
+    ];
+    for (s, about) in shapes {
+        res.scenario(s, about);
+        let result = match s {
+            "pingpong-100" => {
+                pingpong::pingpong(addr, config, 100, 2, 64, plan.warmup, plan.window, pid)
+            }
+            _ => pingpong::pingpong_threads(addr, config, 100, 64, plan.warmup, plan.window, pid),
+        };
+        match result {
+            Ok(p) => record_pingpong(res, peer, s, p),
+            Err(e) => note(res, format!("{} {s} round {round}: {e}", peer.label)),
+        }
     }
     drop(server);
 }
@@ -384,4 +357,46 @@ pub(crate) fn group_idle(
     // Kill the server first: closing thousands of connections politely is not measured.
     drop(server);
     drop(held);
+}
+
+/// The figures of one ping-pong run, in the table and on the console.
+fn record_pingpong(res: &mut Results, peer: &Peer, s: &str, mut p: pingpong::PingPong) {
+    p.latencies_ns.sort_unstable();
+    let w = &p.window;
+    let us = |q: f64| client::percentile(&p.latencies_ns, q) / 1000.0;
+    res.add(
+        s,
+        "rounds/s",
+        Better::Higher,
+        peer.id,
+        p.rounds as f64 / w.secs,
+    );
+    res.add(s, "p50 µs", Better::Lower, peer.id, us(0.5));
+    res.add(s, "p99 µs", Better::Lower, peer.id, us(0.99));
+    res.add(s, "p99.9 µs", Better::Lower, peer.id, us(0.999));
+    res.add(
+        s,
+        "server CPU µs/round",
+        Better::Lower,
+        peer.id,
+        w.server.total * 1e6 / p.rounds as f64,
+    );
+    res.add(
+        s,
+        "client CPU µs/round",
+        Better::Neither,
+        peer.id,
+        w.client * 1e6 / p.rounds as f64,
+    );
+    res.add(s, "others %", Better::Neither, peer.id, w.others_pct());
+    println!(
+        "   {:<26} {s:<20} {:>9} rounds/s  p50 {} µs  p99 {} µs  p99.9 {} µs  server {} µs/round  others {:.0}%",
+        peer.label,
+        num(p.rounds as f64 / w.secs),
+        num(us(0.5)),
+        num(us(0.99)),
+        num(us(0.999)),
+        num(w.server.total * 1e6 / p.rounds as f64),
+        w.others_pct()
+    );
 }

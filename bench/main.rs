@@ -7,7 +7,8 @@
 //! bench floor [--quick]          the in-memory floor of this build's provider, `name value`
 //! bench load --port P [--pid PID] [--scenario S] [--seconds S] [--threads N] [--plain]
 //!                                one scenario against a server you started (for profiling):
-//!                                hs | hs-pq | resumed | bulk1 | bulk8 | pingpong | idle:N
+//!                                hs | hs-pq | resumed | bulk1 | bulk8 | pingpong |
+//!                                pingpong-threads | idle:N
 //! bench soak [--seconds S] [--cap N] [--lockout-cap N] [--only lockout|mix]
 //!            [--allocator-defaults] [--out DIR]
 //!                                the hostile-load soak (make soak; see soak.rs)
@@ -23,6 +24,7 @@ mod hostile;
 mod lockout;
 mod mix;
 mod peers;
+mod pingpong;
 mod procfs;
 mod rate;
 mod report;
@@ -193,8 +195,11 @@ fn load_main(args: Vec<std::ffi::OsString>) -> Res<i32> {
                 b.window.client * 1e6 / total_mib
             );
         }
-        "pingpong" => {
-            let mut r = chan::pingpong(addr, tls, 100, 2, 64, warmup, window, pid)?;
+        "pingpong" | "pingpong-threads" => {
+            let mut r = match scenario.as_str() {
+                "pingpong" => pingpong::pingpong(addr, tls, 100, 2, 64, warmup, window, pid)?,
+                _ => pingpong::pingpong_threads(addr, tls, 100, 64, warmup, window, pid)?,
+            };
             r.latencies_ns.sort_unstable();
             let rounds = r.rounds.max(1) as f64;
             println!(

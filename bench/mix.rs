@@ -226,14 +226,25 @@ pub(crate) fn mix(
         &part,
         "resident memory under load",
         format!(
-            "{} KiB after warm-up, {} KiB at the end ({:+.1} %); {} KiB once idle",
+            "{} KiB after warm-up, {} KiB at the end ({:+.1} %)",
             warm.rss_kib,
             loaded.rss_kib,
-            growth * 100.0,
-            after.rss_kib
+            growth * 100.0
         ),
         "within 10 % of the value after warm-up",
         growth.abs() <= 0.10,
+    );
+    checks.add(
+        &part,
+        "resident memory once the load has gone",
+        format!(
+            "{} KiB ({:+.1} % from after warm-up; {} KiB before any load)",
+            after.rss_kib,
+            (after.rss_kib as f64 / warm.rss_kib.max(1) as f64 - 1.0) * 100.0,
+            before.rss_kib
+        ),
+        "no more than 10 % above the value after warm-up",
+        after.rss_kib as f64 <= warm.rss_kib as f64 * 1.10,
     );
     let panics = server.panics();
     checks.add(

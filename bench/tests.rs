@@ -14,7 +14,7 @@ use crate::client::{self, Groups};
 use crate::driver::root;
 use crate::floor;
 use crate::hostile;
-use crate::{chan, rate};
+use crate::{chan, pingpong, rate};
 
 #[path = "naive_server.rs"]
 #[allow(dead_code)]
@@ -88,7 +88,10 @@ fn every_scenario(addr: SocketAddr) {
     let b = chan::bulk(addr, Some(&full), 2, 1 << 20, pid).unwrap();
     assert_eq!(b.bytes, 2 << 20);
 
-    let p = chan::pingpong(addr, Some(&full), 10, 2, 64, SHORT, SHORT, pid).unwrap();
+    let p = pingpong::pingpong(addr, Some(&full), 10, 2, 64, SHORT, SHORT, pid).unwrap();
+    assert!(p.rounds > 0);
+    assert!(!p.latencies_ns.is_empty());
+    let p = pingpong::pingpong_threads(addr, Some(&full), 10, 64, SHORT, SHORT, pid).unwrap();
     assert!(p.rounds > 0);
     assert!(!p.latencies_ns.is_empty());
 
