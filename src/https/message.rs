@@ -57,7 +57,7 @@ impl Request {
     }
 }
 
-/// What your handler answers. [`serve`] adds `Date`, `Server`, `Content-Length` and
+/// What your handler answers. [`serve`](super::serve) adds `Date`, `Server`, `Content-Length` and
 /// `Connection`; any of those in `headers` is ignored, except `Connection: close`, which
 /// closes the connection after this response.
 #[derive(Clone, Debug, PartialEq, Eq)]
