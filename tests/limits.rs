@@ -60,10 +60,23 @@ fn secured(events: &Events, me: SocketAddr) -> u64 {
 
 /// Waits for `Connection` from `me`; its id.
 fn accepted(events: &Events, me: SocketAddr) -> u64 {
-    wait_for(events, "connection", |e| match e {
-        Event::Connection { id, peer, .. } if *peer == me => Some(*id),
-        _ => None,
-    })
+    accepted_all(events, &[me])[0]
+}
+
+/// The ids of the connections from `peers`, in that order. Each connection announces
+/// itself from its own thread, so their `Connection` events come in any order.
+fn accepted_all(events: &Events, peers: &[SocketAddr]) -> Vec<u64> {
+    let mut ids = vec![None; peers.len()];
+    while ids.iter().any(Option::is_none) {
+        let (at, id) = wait_for(events, "connection", |e| match e {
+            Event::Connection { id, peer, .. } => {
+                peers.iter().position(|p| p == peer).map(|at| (at, *id))
+            }
+            _ => None,
+        });
+        ids[at] = Some(id);
+    }
+    ids.into_iter().flatten().collect()
 }
 
 #[test]
@@ -111,8 +124,13 @@ fn a_stalled_handshake_makes_room_for_a_new_client() {
     );
     // Two connections that never send a byte hold both handshake places.
     let silent: Vec<TcpStream> = (0..2).map(|_| TcpStream::connect(addr).unwrap()).collect();
-    let first = accepted(&events, silent[0].local_addr().unwrap());
-    accepted(&events, silent[1].local_addr().unwrap());
+    let first = accepted_all(
+        &events,
+        &[
+            silent[0].local_addr().unwrap(),
+            silent[1].local_addr().unwrap(),
+        ],
+    )[0];
     // A real client still completes its handshake: the oldest silent one made room.
     let mut client = connect(addr);
     let me = client.sock.local_addr().unwrap();
@@ -185,14 +203,16 @@ fn a_full_server_closes_its_longest_idle_connection() {
         |e| matches!(e, Event::SecureConnection(s) if s.remote_addr() == me),
     );
     let d_id = secured_id(&seen, me);
-    echo(&events, &mut d, d_id, b"d got in");
-    // a was evicted, said so, and closed: its client sees the end of the stream.
+    // a was evicted, said so, and closed: its client sees the end of the stream. (Its
+    // `Close` comes from its own thread, before or after d's events: collected first, as
+    // `echo` drops the events it is not waiting for.)
     let mut rest = Vec::new();
     let _ = a.read_to_end(&mut rest);
     let closed = |e: &Event| matches!(e, Event::Close { socket, .. } if socket.id() == a_id);
     if !seen.iter().any(closed) {
         seen.extend(collect_until(&events, "close of a", closed));
     }
+    echo(&events, &mut d, d_id, b"d got in");
     assert!(
         seen.iter().any(|e| matches!(e,
             Event::Evicted { id, limit: Limit::MaxConnections, reason, .. }
@@ -254,10 +274,8 @@ fn a_stalled_handshake_of_the_flooding_address_goes_first() {
     let flood: Vec<TcpStream> = (0..2)
         .map(|_| tcp_from(IpAddr::V4(Ipv4Addr::LOCALHOST), addr))
         .collect();
-    let flood_ids: Vec<u64> = flood
-        .iter()
-        .map(|t| accepted(&events, t.local_addr().unwrap()))
-        .collect();
+    let flood_addrs: Vec<SocketAddr> = flood.iter().map(|t| t.local_addr().unwrap()).collect();
+    let flood_ids = accepted_all(&events, &flood_addrs);
     let newcomer = tcp_from(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3)), addr);
     let me = newcomer.local_addr().unwrap();
     let seen = collect_until(

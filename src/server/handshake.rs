@@ -46,9 +46,9 @@ pub(crate) struct Deadlines {
 /// `heard` is set when the client's first byte arrives (the registry then no longer counts
 /// this handshake as silent).
 ///
-/// Not inlined, and the connection returned boxed: the caller's stack frame stays small,
-/// so the reader that runs after it waits in pages the handshake already touched (each
-/// idle connection keeps the stack pages its thread touched).
+/// Not inlined, and the connection returned boxed: the caller's stack frame stays small.
+/// (In the events style the connection is then read on another thread, one that never
+/// runs a handshake: `pool.rs`.)
 #[inline(never)]
 pub(crate) fn run(
     sock: &TcpStream,

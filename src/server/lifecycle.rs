@@ -29,7 +29,7 @@ use crate::tls::CertificateInfo;
 use crate::util::panic_message;
 
 pub(crate) fn serve(
-    shared: &Shared,
+    shared: Arc<Shared>,
     sock: Arc<TcpStream>,
     admitted: Admitted,
     peer: SocketAddr,
@@ -65,7 +65,7 @@ pub(crate) fn serve(
             // Zero-byte probes stay quiet (debug level), trace or not.
             if let Some(trace) = trace.filter(|_| !error.is_probe()) {
                 let outcome = format!("failed: {} — {}", error.message, error.fix);
-                emit_trace(shared, trace.finish(id, peer, outcome, error.elapsed));
+                emit_trace(&shared, trace.finish(id, peer, outcome, error.elapsed));
             }
             // The connection and its place in the pool are free before anyone hears of it.
             drop(sock);
@@ -82,7 +82,7 @@ pub(crate) fn serve(
         peer,
         local,
         started,
-        shared,
+        &shared,
     ));
     log_secure(&info);
     let conn = Conn::new(
@@ -101,9 +101,30 @@ pub(crate) fn serve(
     }
     let socket = TlsSocket::of(&conn);
     shared.events.send(Event::SecureConnection(socket.clone()));
-    let had_error = match &shared.mode {
-        Mode::Events => reader::run(&conn, &shared.events),
+    let open = Open {
+        conn,
+        socket,
+        admitted,
+    };
+    match &shared.mode {
+        Mode::Events => {
+            // Reading moves to a reader thread, which never runs a handshake: an idle
+            // connection keeps only the stack pages reading touches. The handshake's place
+            // is given up once the reader has its own.
+            let reader_shared = Arc::clone(&shared);
+            let job = Box::new(move |slot| read(&reader_shared, open, slot));
+            match shared.readers.submit(job) {
+                Ok(()) => drop(slot),
+                // No reader thread could be started: read on this one.
+                Err(rejected) => (rejected.job)(slot),
+            }
+        }
         Mode::Stream(handler) => {
+            let Open {
+                conn,
+                socket,
+                admitted,
+            } = open;
             let run = catch_unwind(AssertUnwindSafe(|| handler(TlsStream::new(conn.clone()))));
             if let Err(panic) = run {
                 let why = format!("stream handler panicked: {}", panic_message(&panic));
@@ -115,11 +136,43 @@ pub(crate) fn serve(
                 });
                 conn.destroy();
             }
-            stream::finish(&conn)
+            let had_error = stream::finish(&conn);
+            closed(&shared, conn, slot, admitted, socket, had_error);
         }
-    };
-    // Free the connection and its place in the pool before telling: after `Close`, a new
-    // connection must find the slot free ("its thread is free again").
+    }
+}
+
+/// A secure connection, on its way to the thread that reads it.
+struct Open {
+    conn: Arc<Conn>,
+    socket: TlsSocket,
+    admitted: Admitted,
+}
+
+/// The events style after the handshake, on a reader thread: read until the end, then
+/// `Close`.
+fn read(shared: &Shared, open: Open, slot: Slot) {
+    let had_error = reader::run(&open.conn, &shared.events);
+    closed(
+        shared,
+        open.conn,
+        slot,
+        open.admitted,
+        open.socket,
+        had_error,
+    );
+}
+
+/// Frees the connection and its place in the pool before telling: after `Close`, a new
+/// connection must find the slot free ("its thread is free again").
+fn closed(
+    shared: &Shared,
+    conn: Arc<Conn>,
+    slot: Slot,
+    admitted: Admitted,
+    socket: TlsSocket,
+    had_error: bool,
+) {
     drop(conn);
     drop(slot);
     drop(admitted);

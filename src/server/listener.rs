@@ -142,11 +142,10 @@ fn admit(shared: &Arc<Shared>, sock: TcpStream, peer: SocketAddr) {
     }
     let job_shared = shared.clone();
     let job_sock = sock.clone();
-    let job = Box::new(move |slot| {
-        lifecycle::serve(&job_shared, job_sock, admitted, peer, started, slot)
-    });
-    if let Err((limit, reason)) = shared.pool.submit(job) {
-        refuse(limit, reason);
+    let job =
+        Box::new(move |slot| lifecycle::serve(job_shared, job_sock, admitted, peer, started, slot));
+    if let Err(rejected) = shared.pool.submit(job) {
+        refuse(rejected.limit, rejected.reason);
     }
 }
 

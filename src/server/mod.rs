@@ -74,7 +74,7 @@ impl ServerHandle {
 
     /// Connections handshaking or open right now.
     pub fn connections(&self) -> usize {
-        self.shared.pool.active()
+        self.shared.registry.len()
     }
 
     /// Events sent and not yet received: how far behind the event loop is. At
@@ -171,16 +171,20 @@ impl Server {
             "limits: {admission:?}, idle timeout {:?}",
             options.idle_timeout
         );
-        let pool = Pool::new(
-            options.max_connections,
-            options.thread_stack_size,
-            pool::IDLE_THREAD_LIFETIME,
-        );
+        let new_pool = |name| {
+            Pool::new(
+                name,
+                options.max_connections,
+                options.thread_stack_size,
+                pool::IDLE_THREAD_LIFETIME,
+            )
+        };
+        let pools = (new_pool("tls-server-c"), new_pool("tls-server-r"));
         let shared = Arc::new(Shared::new(
             tls,
             events_tx,
             settings,
-            pool,
+            pools,
             timers,
             Registry::new(admission, naming),
         ));

@@ -1,8 +1,12 @@
-//! A bounded pool of connection threads. A thread serves one connection from accept to
-//! close, then waits for the next; threads are started only when no idle one is left, and
-//! never more than `max`. Who may have a thread is the registry's decision
-//! (`registry.rs`); the pool only runs what it is given, waiting a moment for a slot when
-//! a connection closed to make room has not quite finished.
+//! A bounded pool of threads. The server has two (`Shared::pool` and `Shared::readers`):
+//! a connection's handshake runs on the first, and in the events style its reads then move
+//! to a thread of the second, which never runs a handshake — so an idle connection holds
+//! only the few stack pages reading takes, not the handshake's depth, and its thread's
+//! allocator cache holds none of the handshake's freed buffers. A thread runs one job,
+//! then waits for the next; threads are started only when no idle one is left, and never
+//! more than `max`. Who may have a thread is the registry's decision (`registry.rs`); the
+//! pool only runs what it is given, waiting a moment for a slot when a connection closed
+//! to make room has not quite finished.
 //!
 //! The next connection goes to the thread that became idle **last** (a stack, not a
 //! queue), so a load that needs 20 threads keeps using the same 20 while the others stay
@@ -25,7 +29,14 @@ const SLOT_WAIT: Duration = Duration::from_secs(1);
 /// soon after a burst.
 pub(crate) const IDLE_THREAD_LIFETIME: Duration = Duration::from_secs(30);
 
-type Job = Box<dyn FnOnce(Slot) + Send>;
+pub(crate) type Job = Box<dyn FnOnce(Slot) + Send>;
+
+/// A job the pool could not run, given back with the reason.
+pub(crate) struct Rejected {
+    pub limit: Limit,
+    pub reason: String,
+    pub job: Job,
+}
 
 /// How a job reaches one thread: each thread has its own one-place mailbox.
 struct Worker {
@@ -103,6 +114,8 @@ impl Drop for Slot {
 }
 
 pub(crate) struct Pool {
+    /// Thread names are this and a number (`tls-server-c7`).
+    name: &'static str,
     max: usize,
     stack_size: usize,
     idle_lifetime: Duration,
@@ -124,8 +137,14 @@ struct PoolState {
 }
 
 impl Pool {
-    pub(crate) fn new(max: usize, stack_size: usize, idle_lifetime: Duration) -> Pool {
+    pub(crate) fn new(
+        name: &'static str,
+        max: usize,
+        stack_size: usize,
+        idle_lifetime: Duration,
+    ) -> Pool {
         Pool {
+            name,
             max,
             stack_size,
             idle_lifetime,
@@ -144,20 +163,21 @@ impl Pool {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Runs `job` on a pool thread, or says why it cannot.
-    pub(crate) fn submit(self: &Arc<Self>, job: Job) -> Result<(), (Limit, String)> {
+    /// Runs `job` on a pool thread, or gives it back saying why it cannot.
+    pub(crate) fn submit(self: &Arc<Self>, job: Job) -> Result<(), Rejected> {
         let mut st = self.lock();
         let until = Instant::now() + SLOT_WAIT;
         while st.active >= self.max {
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err((
-                    Limit::MaxConnections,
-                    format!(
+                return Err(Rejected {
+                    limit: Limit::MaxConnections,
+                    reason: format!(
                         "all {} connection threads are busy (connections closed to make room had not finished)",
                         self.max
                     ),
-                ));
+                    job,
+                });
             }
             st = self
                 .done
@@ -166,7 +186,11 @@ impl Pool {
                 .0;
         }
         if st.closed {
-            return Err((Limit::ShuttingDown, "the server is shutting down".into()));
+            return Err(Rejected {
+                limit: Limit::ShuttingDown,
+                reason: "the server is shutting down".into(),
+                job,
+            });
         }
         // The most recently idle thread.
         if let Some(worker) = st.idle.pop() {
@@ -176,10 +200,19 @@ impl Pool {
         }
         let id = st.started;
         let pool = Arc::clone(self);
+        // The job comes back if the thread cannot be started.
+        let handoff = Arc::new(Mutex::new(Some(job)));
+        let theirs = Arc::clone(&handoff);
         let spawned = std::thread::Builder::new()
-            .name(format!("tls-server-c{id}"))
+            .name(format!("{}{id}", self.name))
             .stack_size(self.stack_size)
-            .spawn(move || pool.worker(id, job));
+            .spawn(move || {
+                let job = theirs.lock().unwrap_or_else(|e| e.into_inner()).take();
+                drop(theirs);
+                if let Some(job) = job {
+                    pool.worker(id, job)
+                }
+            });
         match spawned {
             Ok(handle) => {
                 st.threads.push((id, handle));
@@ -187,16 +220,16 @@ impl Pool {
                 st.active += 1;
                 Ok(())
             }
-            Err(e) => Err((
-                Limit::Threads,
-                format!("cannot start a connection thread: {e} — the system limits threads (`ulimit -u`, memory for stacks); lower the connection limits or the thread stack size"),
-            )),
+            Err(e) => Err(Rejected {
+                limit: Limit::Threads,
+                reason: format!("cannot start a connection thread: {e} — the system limits threads (`ulimit -u`, memory for stacks); lower the connection limits or the thread stack size"),
+                job: handoff
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take()
+                    .unwrap_or_else(|| Box::new(drop)),
+            }),
         }
-    }
-
-    /// Jobs running or handed to a thread.
-    pub(crate) fn active(&self) -> usize {
-        self.lock().active
     }
 
     /// Threads alive (running a job or waiting for one).
@@ -311,11 +344,12 @@ mod tests {
         let barrier = Arc::new(std::sync::Barrier::new(n + 1));
         for _ in 0..n {
             let barrier = barrier.clone();
-            pool.submit(Box::new(move |slot| {
-                barrier.wait();
-                drop(slot);
-            }))
-            .unwrap();
+            assert!(pool
+                .submit(Box::new(move |slot| {
+                    barrier.wait();
+                    drop(slot);
+                }))
+                .is_ok());
         }
         barrier.wait();
         assert!(pool.wait_idle(Instant::now() + Duration::from_secs(10)));
@@ -323,7 +357,7 @@ mod tests {
 
     #[test]
     fn idle_threads_end_after_their_lifetime() {
-        let pool = Arc::new(Pool::new(16, 64 * 1024, Duration::from_millis(100)));
+        let pool = Arc::new(Pool::new("t", 16, 64 * 1024, Duration::from_millis(100)));
         burst(&pool, 8);
         assert_eq!(pool.threads(), 8, "a burst of 8 needs 8 threads");
         assert_eq!(wait_threads(&pool, 0), 0, "idle threads should have ended");
@@ -335,7 +369,7 @@ mod tests {
 
     #[test]
     fn threads_are_reused_within_their_lifetime() {
-        let pool = Arc::new(Pool::new(16, 64 * 1024, Duration::from_secs(60)));
+        let pool = Arc::new(Pool::new("t", 16, 64 * 1024, Duration::from_secs(60)));
         burst(&pool, 4);
         burst(&pool, 4);
         burst(&pool, 2);
@@ -347,7 +381,7 @@ mod tests {
     #[test]
     fn a_steady_load_keeps_its_threads_and_the_rest_end() {
         let lifetime = Duration::from_millis(200);
-        let pool = Arc::new(Pool::new(16, 64 * 1024, lifetime));
+        let pool = Arc::new(Pool::new("t", 16, 64 * 1024, lifetime));
         burst(&pool, 8);
         assert_eq!(pool.threads(), 8);
         // One job at a time, for several lifetimes: the most recently idle thread takes
@@ -368,14 +402,15 @@ mod tests {
 
     #[test]
     fn closing_ends_idle_and_busy_threads() {
-        let pool = Arc::new(Pool::new(4, 64 * 1024, Duration::from_secs(60)));
+        let pool = Arc::new(Pool::new("t", 4, 64 * 1024, Duration::from_secs(60)));
         burst(&pool, 2);
         let (release, wait) = crossbeam_channel::bounded::<()>(0);
-        pool.submit(Box::new(move |slot| {
-            let _ = wait.recv();
-            drop(slot);
-        }))
-        .unwrap();
+        assert!(pool
+            .submit(Box::new(move |slot| {
+                let _ = wait.recv();
+                drop(slot);
+            }))
+            .is_ok());
         let closer = {
             let pool = Arc::clone(&pool);
             std::thread::spawn(move || pool.close())
@@ -393,7 +428,7 @@ mod tests {
     fn a_job_submitted_as_threads_retire_still_runs() {
         // Lifetimes so short that threads retire while jobs arrive, with gaps around the
         // lifetime between jobs: every job must run.
-        let pool = Arc::new(Pool::new(4, 64 * 1024, Duration::from_micros(50)));
+        let pool = Arc::new(Pool::new("t", 4, 64 * 1024, Duration::from_micros(50)));
         let (tx, rx) = crossbeam_channel::unbounded();
         for i in 0..2000 {
             let gap = Instant::now() + Duration::from_micros(10 * (i % 11) as u64);
@@ -401,11 +436,12 @@ mod tests {
                 std::hint::spin_loop();
             }
             let tx = tx.clone();
-            pool.submit(Box::new(move |slot| {
-                drop(slot);
-                let _ = tx.send(i);
-            }))
-            .unwrap();
+            assert!(pool
+                .submit(Box::new(move |slot| {
+                    drop(slot);
+                    let _ = tx.send(i);
+                }))
+                .is_ok());
         }
         let mut got: Vec<i32> = (0..2000)
             .map(|_| {

@@ -13,19 +13,23 @@ use crate::socket::TlsSocket;
 /// read limit, see below).
 const DATA_BUF: usize = 64 * 1024;
 
+/// The buffer an idle connection waits on: a ping, a request line, a small message. A
+/// read that fills it switches to the big buffer. Small because the whole of it is
+/// zeroed, so its every page is touched, on each connection's stack.
+const SMALL_BUF: usize = 2048;
+
 /// Reads until the peer ends or the connection fails; returns whether it had an error.
-/// The caller emits `Close`. Not inlined: its read buffer must sit in the caller's callee
-/// area, where the handshake ran, not in the caller's own frame.
-#[inline(never)]
+/// The caller emits `Close`. It runs on a reader thread, which never runs a handshake: an
+/// idle connection keeps only the stack pages this loop and one read have touched.
 pub(crate) fn run(conn: &Arc<Conn>, events: &EventSender) -> bool {
     let socket = TlsSocket::of(conn);
     let (early, closed) = conn.take_early_plaintext();
     let mut pending = Some(ReadOutcome::Chunk(early, closed.then_some(true)));
-    // An idle connection waits in `read` on this small buffer, in stack pages the
-    // handshake has already touched: it holds no heap buffer. A read that fills it means
-    // the peer sends in bulk, and the following reads use `big` (several records per
-    // `Data`, one hop to the event loop for each) until one returns little again.
-    let mut small = [0u8; READ_BUF];
+    // An idle connection waits in `read` on this small buffer on the stack: it holds no
+    // heap buffer. A read that fills it means the peer sends in bulk, and the following
+    // reads use `big` (several records per `Data`, one hop to the event loop for each)
+    // until one returns less than a record again.
+    let mut small = [0u8; SMALL_BUF];
     let mut big: Vec<u8> = Vec::new();
     // Half the read limit, so that the next read (and its decryption) can go on while the
     // event loop still holds the previous `Data`.
@@ -42,7 +46,7 @@ pub(crate) fn run(conn: &Arc<Conn>, events: &EventSender) -> bool {
                     Ok(n) => {
                         let outcome = conn.decrypt(&buf[..n]);
                         if big.is_empty() {
-                            if n == READ_BUF {
+                            if n == SMALL_BUF {
                                 big = vec![0u8; chunk];
                             }
                         } else if n < READ_BUF {

@@ -233,6 +233,11 @@ impl Registry {
         }
     }
 
+    /// Connections handshaking or open.
+    pub(crate) fn len(&self) -> usize {
+        self.lock().entries.len()
+    }
+
     /// Whether `id` was closed by us to make room.
     pub(crate) fn was_evicted(&self, id: u64) -> bool {
         self.lock().entries.get(&id).is_some_and(|e| e.evicted)

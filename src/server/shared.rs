@@ -47,7 +47,11 @@ pub(crate) struct Shared {
     /// Accept nothing while this many events wait for the event loop.
     pub max_queued_events: usize,
     pub mode: Mode,
+    /// Threads for new connections: each runs a handshake (and, in the stream style, the
+    /// user's handler after it).
     pub pool: Arc<Pool>,
+    /// Threads that read secure connections in the events style; they never handshake.
+    pub readers: Arc<Pool>,
     pub timers: Timers,
     pub next_id: AtomicU64,
     /// How messages name settings.
@@ -77,7 +81,7 @@ impl Shared {
         tls: Setup,
         events: EventSender,
         settings: Settings,
-        pool: Pool,
+        pools: (Pool, Pool),
         timers: Timers,
         registry: Registry,
     ) -> Shared {
@@ -94,7 +98,8 @@ impl Shared {
             trace: settings.trace,
             max_queued_events: settings.max_queued_events,
             mode: settings.mode,
-            pool: Arc::new(pool),
+            pool: Arc::new(pools.0),
+            readers: Arc::new(pools.1),
             timers,
             next_id: AtomicU64::new(1),
             naming: settings.naming,

@@ -45,29 +45,35 @@ pub(crate) fn finish(shared: &Shared, timer_thread: JoinHandle<()>) {
 
 /// close_notify to every open connection, a grace period, then force.
 fn close_connections(shared: &Shared) {
-    let open = shared.pool.active();
+    let open = shared.registry.len();
     log::info!(
         "shutting down: {open} connection(s) open, grace period {:?}",
         shared.grace_period
     );
     stop_all(shared, false);
     let deadline = Instant::now() + shared.grace_period;
-    if !shared.pool.wait_idle(deadline) {
+    if !wait_idle(shared, deadline) {
         log::warn!(
             "{} connection(s) still open after the grace period; closing them",
-            shared.pool.active()
+            shared.registry.len()
         );
         stop_all(shared, true);
-        if !shared
-            .pool
-            .wait_idle(Instant::now() + Duration::from_secs(5))
-        {
+        if !wait_idle(shared, Instant::now() + Duration::from_secs(5)) {
             log::error!(
                 "connection threads did not finish; a stream handler may be ignoring errors"
             );
         }
     }
+    // Handshake threads first: one finishing now may still hand its connection to a reader.
     shared.pool.close();
+    shared.readers.close();
+}
+
+/// Waits until no thread of either pool runs a connection, or until `until`. A connection
+/// moves from `pool` to `readers` after its handshake (it holds a place in `readers` before
+/// it gives up the one in `pool`), so once `pool` is idle, `readers` has every one left.
+fn wait_idle(shared: &Shared, until: Instant) -> bool {
+    shared.pool.wait_idle(until) && shared.readers.wait_idle(until)
 }
 
 fn stop_all(shared: &Shared, force: bool) {
