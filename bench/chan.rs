@@ -202,6 +202,15 @@ pub struct Bulk {
     pub bytes: u64,
 }
 
+/// How a bulk client drives each connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// One thread per connection, non-blocking, `poll`, 64 KiB writes.
+    Poll,
+    /// Two threads per connection (writer, reader), blocking, 16 KiB writes.
+    Blocking,
+}
+
 /// `conns` connections each echo `bytes_each` bytes, all at once. The window starts when
 /// every connection is handshaken and ends when the last echo is complete.
 pub fn bulk(
@@ -210,6 +219,7 @@ pub fn bulk(
     conns: usize,
     bytes_each: u64,
     server_pid: u32,
+    shape: Shape,
 ) -> Result<Bulk, String> {
     let start = Barrier::new(conns + 1);
     let failed = Mutex::new(None::<String>);
@@ -221,7 +231,11 @@ pub fn bulk(
                     let chan = Chan::open(addr, config);
                     start.wait();
                     let mut chan = chan.map_err(|e| format!("connect: {e}"))?;
-                    pump(&mut chan, bytes_each).map_err(|e| format!("echo: {e}"))?;
+                    let echo = |e| format!("echo: {e}");
+                    match shape {
+                        Shape::Poll => pump(&mut chan, bytes_each).map_err(echo)?,
+                        Shape::Blocking => chan = pump_blocking(chan, bytes_each).map_err(echo)?,
+                    }
                     Ok::<Chan, String>(chan)
                 })
             })
@@ -246,5 +260,86 @@ pub fn bulk(
     Ok(Bulk {
         window,
         bytes: bytes_each * conns as u64,
+    })
+}
+
+// ----- bulk echo, blocking ------------------------------------------------------------------
+
+/// Sends `total` bytes in 16 KiB writes and reads the echo back at the same time, the way
+/// a blocking client does it: a writer thread and a reader thread share the connection
+/// (rustls under a mutex, held only to encrypt or decrypt); every socket call blocks.
+fn pump_blocking(chan: Chan, total: u64) -> io::Result<Chan> {
+    let (shared, sock) = match chan {
+        Chan::Tls(conn, sock) => (Some(Mutex::new(conn)), sock),
+        Chan::Plain(sock) => (None, sock),
+    };
+    sock.set_nonblocking(false)?;
+    sock.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let out_sock = sock.try_clone()?;
+    let conn = shared.as_ref();
+    std::thread::scope(|s| {
+        let writer = s.spawn(move || -> io::Result<()> {
+            let chunk = [0x5au8; 16 * 1024];
+            let mut ciphertext = Vec::with_capacity(17 * 1024);
+            let mut sent = 0u64;
+            while sent < total {
+                let n = (total - sent).min(chunk.len() as u64) as usize;
+                match conn {
+                    Some(conn) => {
+                        ciphertext.clear();
+                        {
+                            let mut c = conn.lock().unwrap_or_else(|e| e.into_inner());
+                            c.writer().write_all(&chunk[..n])?;
+                            while c.wants_write() {
+                                c.write_tls(&mut ciphertext)?;
+                            }
+                        }
+                        (&out_sock).write_all(&ciphertext)?;
+                    }
+                    None => (&out_sock).write_all(&chunk[..n])?,
+                }
+                sent += n as u64;
+            }
+            Ok(())
+        });
+        let mut rbuf = vec![0u8; 64 * 1024];
+        let mut sink = vec![0u8; 64 * 1024];
+        let mut received = 0u64;
+        while received < total {
+            let n = (&sock).read(&mut rbuf)?;
+            if n == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("closed after {received} of {total} bytes"),
+                ));
+            }
+            let Some(conn) = conn else {
+                received += n as u64;
+                continue;
+            };
+            let mut c = conn.lock().unwrap_or_else(|e| e.into_inner());
+            let mut input = &rbuf[..n];
+            while !input.is_empty() {
+                c.read_tls(&mut input)?;
+                c.process_new_packets().map_err(io::Error::other)?;
+                loop {
+                    match c.reader().read(&mut sink) {
+                        Ok(0) => break,
+                        Ok(k) => received += k as u64,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+        }
+        writer.join().expect("bulk writer panicked")?;
+        if received != total {
+            return Err(io::Error::other("more echoed than sent"));
+        }
+        Ok(())
+    })?;
+    Ok(match shared {
+        Some(conn) => Chan::Tls(conn.into_inner().unwrap_or_else(|e| e.into_inner()), sock),
+        None => Chan::Plain(sock),
     })
 }

@@ -245,9 +245,25 @@ pub fn run(plan: Plan) -> i32 {
     };
     let json = plan.out.join(format!("{name}.json"));
     let md = plan.out.join(format!("{name}.md"));
-    let written = std::fs::write(&json, res.json()).and_then(|_| std::fs::write(&md, &text));
+    let svg = plan.out.join(format!("{name}.svg"));
+    let chart = crate::chart::svg(
+        &res,
+        &format!(
+            "tls-server against Node and a naive rustls server ({} rounds{}, medians)",
+            plan.rounds,
+            if plan.quick { ", QUICK" } else { "" }
+        ),
+    );
+    let written = std::fs::write(&json, res.json())
+        .and_then(|_| std::fs::write(&md, &text))
+        .and_then(|_| chart.map_or(Ok(()), |c| std::fs::write(&svg, c)));
     match written {
-        Ok(()) => println!("written: {} and {}", json.display(), md.display()),
+        Ok(()) => println!(
+            "written: {}, {} and {}",
+            json.display(),
+            md.display(),
+            svg.display()
+        ),
         Err(e) => {
             eprintln!("bench: writing {}: {e}", json.display());
             return 1;

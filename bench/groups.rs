@@ -155,16 +155,36 @@ pub(crate) fn group_ecdsa(
         record_rate(res, "hs-resumed", peer, &rate, round);
     }
     let config = peer.tls().then_some(&c.full);
-    for conns in [1usize, 8] {
-        let scenario = format!("bulk-{conns}");
+    let bulks = [
+        (
+            1usize,
+            chan::Shape::Poll,
+            "bulk-1",
+            "one client thread per connection, non-blocking, poll, 64 KiB writes",
+        ),
+        (
+            8,
+            chan::Shape::Poll,
+            "bulk-8",
+            "one client thread per connection, non-blocking, poll, 64 KiB writes",
+        ),
+        (
+            8,
+            chan::Shape::Blocking,
+            "bulk-8-threads",
+            "a blocking writer thread (16 KiB writes) and a blocking reader thread per connection",
+        ),
+    ];
+    for (conns, shape, scenario, how) in bulks {
+        let scenario = scenario.to_string();
         res.scenario(
             &scenario,
             &format!(
-                "bulk echo, {conns} connection(s), {} MiB each way per connection, sent and read back at once",
+                "bulk echo, {conns} connection(s), {} MiB each way per connection, sent and read back at once; {how}",
                 plan.bulk_mib
             ),
         );
-        match chan::bulk(addr, config, conns, plan.bulk_mib << 20, pid) {
+        match chan::bulk(addr, config, conns, plan.bulk_mib << 20, pid, shape) {
             Ok(b) => {
                 let w = &b.window;
                 let mib = b.bytes as f64 / (1u64 << 20) as f64;

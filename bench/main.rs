@@ -7,8 +7,8 @@
 //! bench floor [--quick]          the in-memory floor of this build's provider, `name value`
 //! bench load --port P [--pid PID] [--scenario S] [--seconds S] [--threads N] [--plain]
 //!                                one scenario against a server you started (for profiling):
-//!                                hs | hs-pq | resumed | bulk1 | bulk8 | pingpong |
-//!                                pingpong-threads | idle:N
+//!                                hs | hs-pq | resumed | bulk1 | bulk8 | bulk8-threads |
+//!                                pingpong | pingpong-threads | idle:N
 //! bench soak [--seconds S] [--cap N] [--lockout-cap N] [--only lockout|mix]
 //!            [--allocator-defaults] [--out DIR]
 //!                                the hostile-load soak (make soak; see soak.rs)
@@ -16,6 +16,7 @@
 //! ```
 
 mod chan;
+mod chart;
 mod client;
 mod driver;
 mod floor;
@@ -181,10 +182,14 @@ fn load_main(args: Vec<std::ffi::OsString>) -> Res<i32> {
                 r.negotiated.group
             );
         }
-        "bulk1" | "bulk8" => {
+        "bulk1" | "bulk8" | "bulk8-threads" => {
             let conns = if scenario == "bulk1" { 1 } else { 8 };
+            let shape = match scenario.as_str() {
+                "bulk8-threads" => chan::Shape::Blocking,
+                _ => chan::Shape::Poll,
+            };
             let mib = (seconds * 100.0) as u64;
-            let b = chan::bulk(addr, tls, conns, mib << 20, pid)?;
+            let b = chan::bulk(addr, tls, conns, mib << 20, pid, shape)?;
             let total_mib = b.bytes as f64 / (1u64 << 20) as f64;
             println!(
                 "{scenario}: {:.0} MB/s each way, server CPU {:.0} µs/MiB (user {:.2} s, sys {:.2} s), client {:.0} µs/MiB",

@@ -85,8 +85,10 @@ fn every_scenario(addr: SocketAddr) {
     assert!(r.ops > 0 && r.errors == 0, "{:?}", r.first_error);
     assert!(r.resumed > 0, "no session resumed: {r:?}");
 
-    let b = chan::bulk(addr, Some(&full), 2, 1 << 20, pid).unwrap();
-    assert_eq!(b.bytes, 2 << 20);
+    for shape in [chan::Shape::Poll, chan::Shape::Blocking] {
+        let b = chan::bulk(addr, Some(&full), 2, 1 << 20, pid, shape).unwrap();
+        assert_eq!(b.bytes, 2 << 20);
+    }
 
     let p = pingpong::pingpong(addr, Some(&full), 10, 2, 64, SHORT, SHORT, pid).unwrap();
     assert!(p.rounds > 0);
@@ -240,4 +242,37 @@ fn soak_peers() {
     server.shutdown();
     echo.join().unwrap();
     server.wait();
+}
+
+#[test]
+fn chart_draws_each_figure_against_node_and_naive() {
+    use crate::report::{Better, Results};
+    let mut r = Results {
+        servers: vec![
+            ("tls-server-aws-lc-rs".into(), "ours".into()),
+            ("naive-rustls".into(), "naive".into()),
+            ("node".into(), "Node".into()),
+        ],
+        ..Results::default()
+    };
+    r.scenario("pingpong-100", "about");
+    for (server, rounds, p999) in [
+        ("tls-server-aws-lc-rs", 30.0, 10.0),
+        ("node", 20.0, 5.0),
+        ("naive-rustls", 40.0, 20.0),
+    ] {
+        r.add("pingpong-100", "rounds/s", Better::Higher, server, rounds);
+        r.add("pingpong-100", "p99.9 µs", Better::Lower, server, p999);
+    }
+    let svg = crate::chart::svg(&r, "t").expect("a chart");
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    assert!(svg.contains("ping-pong rounds/s (poll client)"), "{svg}");
+    // Rounds: ahead of Node (bar to the right), behind naive (to the left).
+    assert!(svg.contains(r#"text-anchor="start">×1.50"#), "{svg}");
+    assert!(svg.contains(r#"text-anchor="end">×0.75"#), "{svg}");
+    // p99.9, lower is better: twice Node's is behind (left), half naive's ahead (right).
+    assert!(svg.contains(r#"text-anchor="end">×2.00"#), "{svg}");
+    assert!(svg.contains(r#"text-anchor="start">×0.50"#), "{svg}");
+    // Figures nobody measured are left out.
+    assert!(!svg.contains("idle connection"), "{svg}");
 }
