@@ -154,11 +154,20 @@ fn count(n: usize, one: &str, many: &str) -> String {
 }
 
 /// `2030-01-31`, `2030-01-31T12:00:00Z` or `@1900000000`.
+/// 9999-12-31T23:59:59Z in seconds since 1970.
+const LAST_SECOND: u64 = 253_402_300_799;
+
 fn parse_time(s: &str) -> Result<SystemTime, String> {
     let bad = || format!("--at: {s:?} — use 2030-01-31, 2030-01-31T12:00:00Z or @UNIX_SECONDS");
     if let Some(secs) = s.strip_prefix('@') {
         let secs: u64 = secs.parse().map_err(|_| bad())?;
-        return Ok(UNIX_EPOCH + Duration::from_secs(secs));
+        // Certificates end by 9999-12-31 (RFC 5280); later instants are refused, not
+        // allowed to overflow the clock.
+        return (secs <= LAST_SECOND)
+            .then(|| UNIX_EPOCH + Duration::from_secs(secs))
+            .ok_or_else(|| {
+                format!("--at: {s:?} is after 9999-12-31, the latest time a certificate can name — give a seconds count up to @{LAST_SECOND}")
+            });
     }
     let (date, clock) = match s.split_once('T') {
         Some((d, t)) => (d, t.strip_suffix('Z').ok_or_else(bad)?),
@@ -216,8 +225,18 @@ mod tests {
             "yesterday",
             "@-1",
             "1969-12-31",
+            "@253402300800",
+            "@18446744073709551615",
         ] {
             assert!(parse_time(bad).is_err(), "{bad}");
         }
+        assert_eq!(
+            parse_time("@253402300799"),
+            Ok(UNIX_EPOCH + Duration::from_secs(LAST_SECOND)),
+            "9999-12-31T23:59:59Z"
+        );
+        assert!(parse_time("@99999999999999")
+            .unwrap_err()
+            .contains("after 9999-12-31"));
     }
 }
