@@ -15,7 +15,9 @@ use crate::groups::{group_ecdsa, group_idle, group_rsa};
 use crate::peers::{kill_pid, peers, Kind, Peer, CHILDREN};
 use crate::procfs;
 use crate::report::Results;
-use crate::sections::{floor_section, run_floor, server_logs, targets_section};
+use crate::sections::{
+    floor_section, perf_targets_section, run_floor, server_logs, targets_section,
+};
 
 /// The repository root (certificates, bench/node_server.js).
 /// The repository (the workspace root, one above this crate).
@@ -230,6 +232,7 @@ pub fn run(plan: Plan) -> i32 {
     text.push_str(&res.tables());
     text.push_str(&floor_section(&res));
     text.push_str(&targets_section(&res));
+    text.push_str(&perf_targets_section(&res));
     if !res.notes.is_empty() {
         text.push_str("\n## Notes\n\n");
         for n in &res.notes {

@@ -273,3 +273,64 @@ pub(crate) fn server_logs(res: &mut Results, logs: &Path) {
         ));
     }
 }
+
+/// The performance targets, each checked on the medians of this run: tls-server
+/// (aws-lc-rs) against Node and the naive server, with both client shapes.
+pub(crate) fn perf_targets_section(res: &Results) -> String {
+    let me = "tls-server-aws-lc-rs";
+    // (scenario, figure, peer, factor): ours must be ≥ factor × peer's for figures where
+    // higher is better, ≤ factor × peer's where lower is.
+    let targets: [(&str, &str, &str, f64); 20] = [
+        ("pingpong-100", "rounds/s", "node", 1.3),
+        ("pingpong-100", "rounds/s", "naive-rustls", 0.9),
+        ("pingpong-100", "p99.9 µs", "node", 1.0),
+        ("pingpong-100-threads", "rounds/s", "node", 1.3),
+        ("pingpong-100-threads", "rounds/s", "naive-rustls", 0.9),
+        ("pingpong-100-threads", "p99.9 µs", "node", 1.0),
+        ("bulk-8", "MB/s each way", "node", 1.2),
+        ("bulk-8", "MB/s each way", "naive-rustls", 1.0),
+        ("bulk-8", "server CPU µs/MiB", "naive-rustls", 1.0),
+        ("bulk-8-threads", "MB/s each way", "node", 1.2),
+        ("bulk-8-threads", "MB/s each way", "naive-rustls", 1.0),
+        ("bulk-8-threads", "server CPU µs/MiB", "naive-rustls", 1.0),
+        ("idle-1000", "KiB/conn (RSS)", "node", 1.0),
+        ("idle-1000", "KiB/conn (RSS)", "naive-rustls", 0.5),
+        ("idle-5000", "KiB/conn (RSS)", "node", 1.0),
+        ("idle-5000", "KiB/conn (RSS)", "naive-rustls", 0.5),
+        ("hs-full-ecdsa", "handshakes/s", "naive-rustls", 1.0),
+        ("hs-full-ecdsa", "server CPU µs/hs", "naive-rustls", 1.0),
+        ("hs-resumed", "handshakes/s", "naive-rustls", 1.0),
+        ("hs-resumed", "server CPU µs/hs", "naive-rustls", 1.0),
+    ];
+    let mut out = String::from(
+        "\n### performance targets (medians of this run; ratio = tls-server (aws-lc-rs) / peer)\n\n| scenario | figure | tls-server | peer | peer's | target | ratio | met |\n|---|---|---|---|---|---|---|---|\n",
+    );
+    for (scenario, figure, peer, factor) in targets {
+        let Some(row) = res
+            .rows
+            .iter()
+            .find(|r| r.scenario == scenario && r.figure == figure)
+        else {
+            continue;
+        };
+        let (Some(mine), Some(theirs)) = (
+            res.median(scenario, figure, me),
+            res.median(scenario, figure, peer),
+        ) else {
+            continue;
+        };
+        let ratio = mine / theirs;
+        let (target, met) = match row.better {
+            Better::Lower => (format!("≤ {factor}×"), ratio <= factor),
+            _ => (format!("≥ {factor}×"), ratio >= factor),
+        };
+        let name = if peer == "node" { "Node" } else { "naive" };
+        out.push_str(&format!(
+            "| {scenario} | {figure} | {} | {name} | {} | {target} | {ratio:.2} | {} |\n",
+            num(mine),
+            num(theirs),
+            if met { "yes" } else { "**no**" }
+        ));
+    }
+    out
+}

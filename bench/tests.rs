@@ -276,3 +276,51 @@ fn chart_draws_each_figure_against_node_and_naive() {
     // Figures nobody measured are left out.
     assert!(!svg.contains("idle connection"), "{svg}");
 }
+
+#[test]
+fn performance_targets_are_judged_on_medians() {
+    use crate::report::{Better, Results};
+    let mut r = Results::default();
+    for (server, rounds, kib) in [
+        ("tls-server-aws-lc-rs", 39.0, 23.0),
+        ("node", 30.0, 35.0),
+        ("naive-rustls", 40.0, 50.0),
+    ] {
+        r.add(
+            "pingpong-100-threads",
+            "rounds/s",
+            Better::Higher,
+            server,
+            rounds,
+        );
+        r.add("idle-5000", "KiB/conn (RSS)", Better::Lower, server, kib);
+    }
+    let t = crate::sections::perf_targets_section(&r);
+    // 39/30 = 1.30 ≥ 1.3 and 39/40 = 0.975 ≥ 0.9; 23/35 ≤ 1 and 23/50 = 0.46 ≤ 0.5.
+    assert!(
+        t.contains(
+            "| pingpong-100-threads | rounds/s | 39.0 | Node | 30.0 | ≥ 1.3× | 1.30 | yes |"
+        ),
+        "{t}"
+    );
+    assert!(
+        t.contains("| idle-5000 | KiB/conn (RSS) | 23.0 | naive | 50.0 | ≤ 0.5× | 0.46 | yes |"),
+        "{t}"
+    );
+    r.add(
+        "pingpong-100-threads",
+        "p99.9 µs",
+        Better::Lower,
+        "tls-server-aws-lc-rs",
+        9.0,
+    );
+    r.add(
+        "pingpong-100-threads",
+        "p99.9 µs",
+        Better::Lower,
+        "node",
+        8.0,
+    );
+    let t = crate::sections::perf_targets_section(&r);
+    assert!(t.contains("| ≤ 1× | 1.12 | **no** |"), "{t}");
+}
