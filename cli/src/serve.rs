@@ -2,6 +2,7 @@
 //! echo or HTTPS mode, JSON event lines, and the signals that reload or stop it.
 
 use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -22,8 +23,10 @@ const DEMO_CA: &str = "certs/ca.crt";
 
 pub(crate) const HELP: &str = "\
 SERVE OPTIONS (defaults in brackets):
-    --bind ADDR               address to listen on [127.0.0.1:8000]; port 0 picks a free one
-    --port N                  shorthand: keep the --bind host, use port N
+    --bind ADDR               address to listen on: an IP, [IPV6] or host name, with
+                              :PORT or without (then port 8000); [::] takes IPv6 and
+                              IPv4 [127.0.0.1:8000]; port 0 picks a free one
+    --port N                  the port, 0 to 65535, whatever --bind says
     --cert FILE               certificate chain, PEM, leaf first [certs/server.crt]
     --key FILE                private key, PEM, unencrypted [certs/server.key]
     --tls-versions LIST       accepted versions, e.g. 1.3 or 1.2,1.3 [1.2,1.3]
@@ -82,7 +85,7 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
         .naming(flags::naming())
         .cert_file(DEMO_CERT)
         .key_file(DEMO_KEY);
-    let mut bind = String::from("127.0.0.1:8000");
+    let mut bind = String::from("127.0.0.1");
     let mut port: Option<u16> = None;
     let mut events_json = false;
     let mut https = false;
@@ -99,7 +102,12 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
     while let Some(arg) = parser.next()? {
         match arg {
             Long("bind") => bind = parser.value()?.string()?,
-            Long("port") => port = Some(parser.value()?.parse()?),
+            Long("port") => {
+                let value = parser.value()?.string()?;
+                port = Some(value.parse::<u16>().map_err(|_| {
+                    format!("--port: {value:?} is not a port — use a number from 0 to 65535 (0 picks a free one)")
+                })?)
+            }
             Long("cert") => cert_path = Some(parser.value()?.into()),
             Long("key") => key_path = Some(parser.value()?.into()),
             Long("no-check") => check_first = false,
@@ -236,13 +244,7 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
             other => return Err(format!("{} — see `tls-server --help`", other.unexpected()).into()),
         }
     }
-    if let Some(port) = port {
-        let host = match bind.rsplit_once(':') {
-            Some((host, _)) => host.to_string(),
-            None => bind.clone(),
-        };
-        bind = format!("{host}:{port}");
-    }
+    let bind = bind_address(&bind, port);
     if let Some(path) = keylog {
         options = options.key_log_file(path);
     }
@@ -290,6 +292,45 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
         https,
         log_level,
     })))
+}
+
+/// The port `serve` listens on when neither `--bind` nor `--port` names one.
+const DEFAULT_PORT: u16 = 8000;
+
+/// `--bind` and `--port` as one address for the library: `--port` replaces the port of
+/// `--bind`, and an address without one gets [`DEFAULT_PORT`]. An IPv6 address gets its
+/// brackets. Anything else goes on as typed, and the library says what is wrong with it.
+fn bind_address(bind: &str, port: Option<u16>) -> String {
+    if let Ok(mut addr) = bind.parse::<SocketAddr>() {
+        if let Some(port) = port {
+            addr.set_port(port);
+        }
+        return addr.to_string();
+    }
+    let bare = bind
+        .strip_prefix('[')
+        .and_then(|b| b.strip_suffix(']'))
+        .unwrap_or(bind);
+    // "::1:8443" is an address, but more likely ::1 with a port: the library refuses it
+    // as ambiguous (a last group of two digits or more after an address).
+    let ambiguous = bind.rsplit_once(':').is_some_and(|(ip, last)| {
+        last.len() >= 2 && last.bytes().all(|b| b.is_ascii_digit()) && ip.parse::<IpAddr>().is_ok()
+    });
+    if let (Ok(ip), false) = (bare.parse::<IpAddr>(), ambiguous) {
+        return SocketAddr::new(ip, port.unwrap_or(DEFAULT_PORT)).to_string();
+    }
+    match bind.rsplit_once(':') {
+        // HOST:PORT
+        Some((host, given)) if !host.contains(':') && given.parse::<u16>().is_ok() => {
+            format!(
+                "{host}:{}",
+                port.map_or(given.to_string(), |p| p.to_string())
+            )
+        }
+        // HOST
+        None if !bind.is_empty() => format!("{bind}:{}", port.unwrap_or(DEFAULT_PORT)),
+        _ => bind.to_string(),
+    }
 }
 
 fn split(list: &str) -> impl Iterator<Item = &str> {
@@ -433,5 +474,37 @@ fn https_connection(mut stream: TlsStream) {
             s.ending
         ),
         Err(e) => log::debug!("#{} {} HTTP: {e}", socket.id(), socket.remote_addr()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bind_address;
+
+    #[test]
+    fn bind_and_port_make_one_address() {
+        let cases: [(&str, Option<u16>, &str); 13] = [
+            ("127.0.0.1:8443", None, "127.0.0.1:8443"),
+            ("127.0.0.1:8443", Some(0), "127.0.0.1:0"),
+            ("127.0.0.1", None, "127.0.0.1:8000"),
+            ("0.0.0.0", Some(9000), "0.0.0.0:9000"),
+            ("::1", Some(0), "[::1]:0"),
+            ("::1", None, "[::1]:8000"),
+            ("[::1]", Some(0), "[::1]:0"),
+            ("[::1]:8443", None, "[::1]:8443"),
+            ("[::]", None, "[::]:8000"),
+            ("localhost:8443", Some(0), "localhost:0"),
+            ("localhost", None, "localhost:8000"),
+            // Left as typed, for the library to explain.
+            ("localhost:https", None, "localhost:https"),
+            ("::1:8443", Some(0), "::1:8443"),
+        ];
+        for (bind, port, want) in cases {
+            assert_eq!(
+                bind_address(bind, port),
+                want,
+                "--bind {bind} --port {port:?}"
+            );
+        }
     }
 }

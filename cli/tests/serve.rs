@@ -427,3 +427,36 @@ fn sni_pairs_are_checked_at_startup() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Addresses
+
+#[test]
+fn serve_listens_on_ipv6_loopback_given_with_or_without_brackets() {
+    for bind in ["::1", "[::1]", "[::1]:0"] {
+        let (server, addr) = start_serve(&["--bind", bind]);
+        assert_eq!(addr.ip().to_string(), "::1", "--bind {bind}");
+        let mut client = support::connect(addr);
+        assert_eq!(
+            support::echo_roundtrip(&mut client, b"over ::1"),
+            b"over ::1"
+        );
+        drop(server);
+    }
+}
+
+#[test]
+fn addresses_that_cannot_work_name_the_flag_and_the_form() {
+    expect_config_error(
+        &["serve", "--bind", "::1:8443"],
+        &["--bind", "goes in brackets", "[::1]:8443"],
+    );
+    expect_config_error(
+        &["serve", "--port", "99999"],
+        &["--port", "from 0 to 65535"],
+    );
+    expect_config_error(
+        &["serve", "--bind", "localhost:http"],
+        &["--bind", "not a number from 0 to 65535"],
+    );
+}

@@ -6,7 +6,7 @@
 
 use std::fs::File;
 use std::io;
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -25,17 +25,7 @@ pub(crate) fn bind(addr: &str, naming: Naming) -> Result<TcpListener, Error> {
         addr: addr.to_string(),
         source,
     };
-    let sockaddr = addr
-        .to_socket_addrs()
-        .map_err(bind_err)?
-        .next()
-        .ok_or_else(|| {
-            naming.error(
-                Setting::Bind,
-                format!("{addr:?} resolves to no address"),
-                "give an address such as 127.0.0.1:8000 or [::1]:8000",
-            )
-        })?;
+    let sockaddr = resolve(addr, naming)?;
     let socket = socket2::Socket::new(
         socket2::Domain::for_address(sockaddr),
         socket2::Type::STREAM,
@@ -49,6 +39,87 @@ pub(crate) fn bind(addr: &str, naming: Naming) -> Result<TcpListener, Error> {
     socket.bind(&sockaddr.into()).map_err(bind_err)?;
     socket.listen(1024).map_err(bind_err)?;
     Ok(socket.into())
+}
+
+/// The address `addr` names: `IP:PORT`, `[IPV6]:PORT` or `HOST:PORT`. The forms that lack
+/// a port or the brackets get an error that says which.
+pub(crate) fn resolve(addr: &str, naming: Naming) -> Result<SocketAddr, Error> {
+    if let Ok(sockaddr) = addr.parse::<SocketAddr>() {
+        return Ok(sockaddr);
+    }
+    let wrong = |problem: String, fix: String| Err(naming.error(Setting::Bind, problem, fix));
+    if let Some((ip, port)) = port_without_brackets(addr) {
+        // "::1:8443" is an IPv6 address, but more likely ::1 with port 8443.
+        return wrong(
+            format!("{addr:?}: an IPv6 address with a port goes in brackets"),
+            format!(
+                "write {} for port {port} (or [{addr}]:PORT if {addr} is the whole address)",
+                SocketAddr::from((ip, port))
+            ),
+        );
+    }
+    let bare = addr.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        let example = SocketAddr::new(ip, 8000);
+        return wrong(
+            format!("{addr:?} has no port"),
+            format!("add one, e.g. {example} (port 0 picks a free one)"),
+        );
+    }
+    if addr.matches(':').count() > 1 && !addr.starts_with('[') {
+        // "::1:8000": IPv6 with a port needs brackets, or the port cannot be told apart.
+        if let Some((ip, port)) = addr.rsplit_once(':') {
+            if let (Ok(ip), Ok(port)) = (ip.parse::<Ipv6Addr>(), port.parse::<u16>()) {
+                return wrong(
+                    format!("{addr:?}: an IPv6 address with a port goes in brackets"),
+                    format!("write {}", SocketAddr::from((ip, port))),
+                );
+            }
+        }
+        return wrong(
+            format!("{addr:?} is not an address"),
+            "give IP:PORT, [IPV6]:PORT or HOST:PORT, e.g. 127.0.0.1:8000 or [::1]:8000".into(),
+        );
+    }
+    let Some((host, port)) = addr.rsplit_once(':') else {
+        return wrong(
+            format!("{addr:?} has no port"),
+            format!("add one, e.g. {addr}:8000 (port 0 picks a free one)"),
+        );
+    };
+    if port.parse::<u16>().is_err() {
+        return wrong(
+            format!("{addr:?}: the port {port:?} is not a number from 0 to 65535"),
+            format!("e.g. {host}:8000 (port 0 picks a free one)"),
+        );
+    }
+    let mut found = addr.to_socket_addrs().map_err(|e| {
+        naming.error(
+            Setting::Bind,
+            format!("cannot resolve {host:?}: {e}"),
+            "give an IP address (127.0.0.1, ::1, 0.0.0.0, [::]) or a name this machine resolves, such as localhost",
+        )
+    })?;
+    found.next().map_or_else(
+        || {
+            wrong(
+                format!("{addr:?} resolves to no address"),
+                "give an address such as 127.0.0.1:8000 or [::1]:8000".into(),
+            )
+        },
+        Ok,
+    )
+}
+
+/// An IPv6 address typed with a port and no brackets (`::1:8443`): the last group is a
+/// decimal number of two digits or more and what comes before it is an address. Such a
+/// text is also a valid address, so it is refused as ambiguous rather than guessed.
+pub(crate) fn port_without_brackets(addr: &str) -> Option<(Ipv6Addr, u16)> {
+    let (ip, port) = addr.rsplit_once(':')?;
+    if port.len() < 2 || !port.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((ip.parse().ok()?, port.parse().ok()?))
 }
 
 pub(crate) fn run(listener: TcpListener, shared: Arc<Shared>, timer_thread: JoinHandle<()>) {
@@ -217,6 +288,51 @@ impl Backoff {
             self.refused = 0;
             if self.spare.is_none() {
                 self.spare = File::open("/dev/null").ok();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resolve;
+    use crate::setting::Naming;
+
+    /// The error `resolve` gives for `addr`, as a user reads it.
+    fn error(addr: &str) -> String {
+        resolve(addr, Naming::default())
+            .expect_err(addr)
+            .to_string()
+    }
+
+    #[test]
+    fn every_form_of_address_resolves_or_says_what_is_missing() {
+        for (addr, want) in [
+            ("127.0.0.1:8443", "127.0.0.1:8443"),
+            ("[::1]:8443", "[::1]:8443"),
+            ("[::]:0", "[::]:0"),
+        ] {
+            assert_eq!(resolve(addr, Naming::default()).unwrap().to_string(), want);
+        }
+        assert!(resolve("localhost:0", Naming::default())
+            .unwrap()
+            .ip()
+            .is_loopback());
+        for (addr, fragments) in [
+            (
+                "::1",
+                &["ServerOptions::bind", "has no port", "[::1]:8000"][..],
+            ),
+            ("[::1]", &["has no port", "[::1]:8000"]),
+            ("127.0.0.1", &["has no port", "127.0.0.1:8000"]),
+            ("localhost", &["has no port", "localhost:8000"]),
+            ("::1:8443", &["goes in brackets", "[::1]:8443"]),
+            ("localhost:99999", &["not a number from 0 to 65535"]),
+            ("not an address:::", &["is not an address", "[::1]:8000"]),
+        ] {
+            let e = error(addr);
+            for f in fragments {
+                assert!(e.contains(f), "{addr}: {f:?} not in {e}");
             }
         }
     }
