@@ -64,11 +64,7 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
             }
             Long("json") => json = true,
             Long("help") | Short('h') => return Ok(Command::Help(HELP.to_string())),
-            other => {
-                return Err(
-                    format!("{} — see `tls-server check --help`", other.unexpected()).into(),
-                )
-            }
+            other => return Err(crate::flags::unknown(other, HELP, "check ").into()),
         }
     }
     let mut options = check::Options::new(cert, key)

@@ -68,6 +68,71 @@ pub(crate) fn duration(s: &str) -> Result<Duration, String> {
         })
 }
 
+/// An argument the command does not know, with the closest one it does (from `help`, the
+/// command's help text) when one is near enough to be a typo, and where to look.
+pub(crate) fn unknown(arg: lexopt::Arg<'_>, help: &str, command: &str) -> String {
+    let typed = match &arg {
+        lexopt::Arg::Long(name) => format!("--{name}"),
+        lexopt::Arg::Short(c) => format!("-{c}"),
+        lexopt::Arg::Value(v) => v.to_string_lossy().into_owned(),
+    };
+    let message = arg.unexpected().to_string();
+    let see = format!("see `tls-server {command}--help`");
+    match closest(&typed, help) {
+        Some(known) => format!("{message} — did you mean {known}? ({see})"),
+        None => format!("{message} — {see}"),
+    }
+}
+
+/// The word of `help` closest to `typed` (flags if `typed` is one, command names
+/// otherwise), if it is a likely typo: it starts with `typed` (an abbreviation), or is at
+/// most a third of its length in edits away.
+fn closest(typed: &str, help: &str) -> Option<String> {
+    let flag = typed.starts_with('-');
+    let words = help
+        .split(|c: char| c.is_whitespace() || matches!(c, ',' | '(' | ')' | '[' | ']'))
+        .map(|w| w.trim_end_matches(['.', ':', ';']))
+        .filter(|w| {
+            w.len() > 1
+                && match flag {
+                    true => w.starts_with("--"),
+                    false => w.chars().all(|c| c.is_ascii_lowercase()),
+                }
+        });
+    let mut best: Option<(usize, &str)> = None;
+    for word in words {
+        let d = if word.starts_with(typed) && typed.len() > 3 {
+            1
+        } else {
+            edits(typed, word)
+        };
+        match best {
+            Some((bd, _)) if bd <= d => {}
+            _ => best = Some((d, word)),
+        }
+    }
+    let (d, word) = best?;
+    (d > 0 && d <= typed.len().div_ceil(3)).then(|| word.to_string())
+}
+
+/// Levenshtein distance.
+fn edits(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (row[j + 1] + 1)
+                .min(row[j] + 1)
+                .min(prev + usize::from(ca != *cb));
+            prev = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,5 +163,21 @@ mod tests {
             let e = duration(bad).expect_err(bad);
             assert!(e.contains("is not a duration"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn a_typo_finds_the_closest_flag_and_nonsense_finds_none() {
+        let help = "--tls-versions LIST  --cert FILE  --max-connections N  --max-handshakes N";
+        assert_eq!(
+            super::closest("--tls-version", help).as_deref(),
+            Some("--tls-versions")
+        );
+        assert_eq!(
+            super::closest("--max-conn", help).as_deref(),
+            Some("--max-connections")
+        );
+        assert_eq!(super::closest("--cetr", help).as_deref(), Some("--cert"));
+        assert_eq!(super::closest("--frobnicate", help), None);
+        assert_eq!(super::edits("kitten", "sitting"), 3);
     }
 }

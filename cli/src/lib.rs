@@ -20,6 +20,8 @@ use lexopt::prelude::*;
 pub enum Command {
     /// Print this help text.
     Help(String),
+    /// No command given: print the usage on stderr and fail (exit 2).
+    Usage(String),
     /// Print the versions.
     Version,
     /// `tls-server serve ...`
@@ -39,7 +41,7 @@ USAGE:
     tls-server check [OPTIONS]      check certificate, key and CA files before serving (check --help)
     tls-server probe HOST:PORT      connect as a client and explain the handshake (probe --help)
     tls-server --version            versions of tls-server, rustls and the crypto provider
-    tls-server --help
+    tls-server help [COMMAND]       this help, or a command's (also: COMMAND --help)
 
 ";
 
@@ -49,14 +51,30 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, Box<dyn std::error::Error>>
     let mut parser = lexopt::Parser::from_args(args);
     match parser.next()? {
         Some(Long("version")) | Some(Short('V')) => Ok(Command::Version),
-        Some(Long("help")) | Some(Short('h')) | None => {
-            Ok(Command::Help(format!("{HELP}{}", serve::HELP)))
-        }
+        Some(Long("help")) | Some(Short('h')) => Ok(Command::Help(full_help())),
+        // No command: the usage on stderr, and a usage error (exit 2), as tools do.
+        None => Ok(Command::Usage(HELP.to_string())),
         Some(Value(cmd)) if cmd == "serve" => serve::parse(&mut parser),
         Some(Value(cmd)) if cmd == "check" => check::parse(&mut parser),
         Some(Value(cmd)) if cmd == "probe" => probe::parse(&mut parser),
-        Some(other) => Err(format!("{} — see `tls-server --help`", other.unexpected()).into()),
+        Some(Value(cmd)) if cmd == "help" => {
+            // `tls-server help [COMMAND]` is `tls-server [COMMAND] --help`.
+            match parser.next()? {
+                None => Ok(Command::Help(full_help())),
+                Some(Value(cmd)) => parse(vec![cmd, "--help".into()]),
+                Some(other) => Err(flags::unknown(other, COMMANDS, "").into()),
+            }
+        }
+        Some(other) => Err(flags::unknown(other, COMMANDS, "").into()),
     }
+}
+
+/// What may come first, for "did you mean".
+const COMMANDS: &str = "serve check probe help --help --version";
+
+/// `tls-server --help`: the commands, then serve's options.
+fn full_help() -> String {
+    format!("{HELP}{}", serve::HELP)
 }
 
 /// Does what `command` says.
@@ -65,6 +83,10 @@ pub fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
         Command::Help(text) => {
             print!("{text}");
             Ok(())
+        }
+        Command::Usage(text) => {
+            let _ = write!(std::io::stderr(), "{text}");
+            Err("no command given — `tls-server serve` starts the server; `tls-server help` says more".into())
         }
         Command::Version => {
             println!("{}", version());

@@ -97,11 +97,7 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
             }
             Long("json") => json = true,
             Long("help") | Short('h') => return Ok(Command::Help(HELP.to_string())),
-            other => {
-                return Err(
-                    format!("{} — see `tls-server probe --help`", other.unexpected()).into(),
-                )
-            }
+            other => return Err(crate::flags::unknown(other, HELP, "probe ").into()),
         }
     }
     let target = target.ok_or("probe needs HOST:PORT, e.g. `tls-server probe localhost:8000`")?;

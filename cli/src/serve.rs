@@ -241,7 +241,7 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
             Long("help") | Short('h') => {
                 return Ok(Command::Help(format!("{}{HELP}", crate::HELP)))
             }
-            other => return Err(format!("{} — see `tls-server --help`", other.unexpected()).into()),
+            other => return Err(flags::unknown(other, HELP, "serve ").into()),
         }
     }
     let bind = bind_address(&bind, port);

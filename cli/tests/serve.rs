@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use support::json::json;
-use support::process::{run, start_serve, tls_server, Proc};
+use support::process::{run, run_tls_server, start_serve, tls_server, Proc};
 
 // ---------------------------------------------------------------------------------------
 // The server under test
@@ -218,6 +218,63 @@ fn unknown_cipher_is_a_clear_error() {
 #[test]
 fn unknown_option_is_a_clear_error() {
     expect_config_error(&["serve", "--bogus"], &["--bogus", "--help"]);
+}
+
+#[test]
+fn a_mistyped_flag_or_command_gets_the_closest_valid_one() {
+    expect_config_error(
+        &["serve", "--tls-version", "1.3"],
+        &["--tls-version", "did you mean --tls-versions?"],
+    );
+    expect_config_error(
+        &["serve", "--max-conections", "3"],
+        &["did you mean --max-connections?"],
+    );
+    expect_config_error(&["check", "--cetr", "x"], &["did you mean --cert?"]);
+    expect_config_error(&["serv"], &["did you mean serve?"]);
+    // Nothing close: no guess, only where to look.
+    let out = run_tls_server(&["serve", "--frobnicate"]);
+    out.exit(2);
+    assert!(!out.stderr.contains("did you mean"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("tls-server serve --help"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn no_command_prints_the_usage_and_exits_2() {
+    let out = run_tls_server(&[]);
+    out.exit(2);
+    assert!(out.stderr.contains("USAGE"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("error: no command given"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+}
+
+#[test]
+fn help_command_gives_the_general_or_a_commands_help() {
+    let general = run_tls_server(&["help"]);
+    general.exit(0);
+    assert!(
+        general.stdout.contains("SERVE OPTIONS"),
+        "{}",
+        general.stdout
+    );
+    let check = run_tls_server(&["help", "check"]);
+    check.exit(0);
+    assert!(
+        check.stdout.starts_with("tls-server check"),
+        "{}",
+        check.stdout
+    );
+    let probe = run_tls_server(&["help", "probe"]);
+    probe.exit(0);
+    assert!(probe.stdout.contains("probe"), "{}", probe.stdout);
 }
 
 #[test]
