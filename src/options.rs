@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::setting::Naming;
+use crate::error::Error;
+use crate::setting::{Naming, Setting};
 use crate::tls::alpn::AlpnOffer;
 use crate::tls::client_auth::ClientAuth;
 use crate::tls::context::SecureContext;
@@ -342,9 +343,10 @@ impl ServerOptions {
     /// At most this many connections (handshaking or open) at once; each holds one
     /// connection thread. What happens to one more is [`when_full`](Self::when_full)'s
     /// choice; a refusal is reported as [`Event::Refused`](crate::Event::Refused).
-    /// Defaults to 1024.
+    /// Defaults to 1024; 0 is refused by [`Server::bind`](crate::Server::bind), as are a
+    /// 0 for the other limits and the deadlines below.
     pub fn max_connections(mut self, n: usize) -> Self {
-        self.max_connections = n.max(1);
+        self.max_connections = n;
         self
     }
 
@@ -356,7 +358,7 @@ impl ServerOptions {
     /// many closes its own. Defaults to a quarter of
     /// [`max_connections`](Self::max_connections), at least 8.
     pub fn max_handshakes(mut self, n: usize) -> Self {
-        self.max_handshakes = Some(n.max(1));
+        self.max_handshakes = Some(n);
         self
     }
 
@@ -367,7 +369,7 @@ impl ServerOptions {
     /// addresses, and test suites and benchmarks running on one loopback address keep most
     /// of the server.
     pub fn max_connections_per_address(mut self, n: usize) -> Self {
-        self.max_per_address = Some(n.max(1));
+        self.max_per_address = Some(n);
         self
     }
 
@@ -498,5 +500,48 @@ impl ServerOptions {
     pub fn naming(mut self, naming: Naming) -> Self {
         self.tls.naming = naming;
         self
+    }
+
+    /// Values no server can work with, refused by [`Server::bind`](crate::Server::bind)
+    /// before it listens.
+    pub(crate) fn check_limits(&self) -> Result<(), Error> {
+        let naming = self.tls.naming;
+        let refuse = |setting, problem: &str, fix: &str| Err(naming.error(setting, problem, fix));
+        if self.handshake_timeout.is_zero() {
+            return refuse(
+                Setting::HandshakeTimeout,
+                "0: every handshake would fail at once",
+                "give a time such as 10s (the default)",
+            );
+        }
+        if self.client_hello_timeout.is_zero() {
+            return refuse(
+                Setting::ClientHelloTimeout,
+                "0: every connection would be closed before its client could speak",
+                "give a time such as 5s (the default)",
+            );
+        }
+        if self.max_connections == 0 {
+            return refuse(
+                Setting::MaxConnections,
+                "0: the server could take no connection",
+                "give at least 1 (the default is 1024)",
+            );
+        }
+        if self.max_handshakes == Some(0) {
+            return refuse(
+                Setting::MaxHandshakes,
+                "0: no handshake could ever start",
+                "give at least 1 (the default is a quarter of the connection cap, at least 8)",
+            );
+        }
+        if self.max_per_address == Some(0) {
+            return refuse(
+                Setting::MaxPerAddress,
+                "0: every client would be refused",
+                "give at least 1 (the default is three quarters of the connection cap)",
+            );
+        }
+        Ok(())
     }
 }

@@ -71,6 +71,62 @@ fn suites_that_do_not_fit_the_versions() {
 }
 
 #[test]
+fn values_no_server_can_work_with_are_refused() {
+    use std::time::Duration;
+    let cases: [(ServerOptions, Setting, &[&str]); 5] = [
+        (
+            support::options().handshake_timeout(Duration::ZERO),
+            Setting::HandshakeTimeout,
+            &[
+                "ServerOptions::handshake_timeout",
+                "every handshake would fail",
+                "10s",
+            ],
+        ),
+        (
+            support::options().client_hello_timeout(Duration::ZERO),
+            Setting::ClientHelloTimeout,
+            &["before its client could speak"],
+        ),
+        (
+            support::options().max_connections(0),
+            Setting::MaxConnections,
+            &["could take no connection", "at least 1"],
+        ),
+        (
+            support::options().max_handshakes(0),
+            Setting::MaxHandshakes,
+            &["no handshake could ever start"],
+        ),
+        (
+            support::options().max_connections_per_address(0),
+            Setting::MaxPerAddress,
+            &["every client would be refused"],
+        ),
+    ];
+    for (options, setting, fragments) in cases {
+        expect_option_error(options, setting, fragments);
+    }
+}
+
+#[test]
+fn alpn_names_must_be_1_to_255_bytes() {
+    expect_option_error(
+        support::options().alpn(&["h2", "", "http/1.1"]),
+        Setting::Alpn,
+        &["an empty protocol name", "h2,http/1.1"],
+    );
+    expect_option_error(
+        support::options().alpn(&["x".repeat(300)]),
+        Setting::Alpn,
+        &["300 bytes", "at most 255", "RFC 7301"],
+    );
+    // 255 is allowed.
+    let (server, _events, _addr) = start(support::options().alpn(&["y".repeat(255)]));
+    drop(server);
+}
+
+#[test]
 fn no_certificate_given() {
     expect_option_error(
         ServerOptions::new()

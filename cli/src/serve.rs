@@ -134,7 +134,9 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
             }
             Long("alpn") => {
                 let list = parser.value()?.string()?;
-                let protocols: Vec<String> = split(&list).map(str::to_string).collect();
+                // Empty names are kept, for the library to refuse ("h2,,http/1.1").
+                let protocols: Vec<String> =
+                    list.split(',').map(|p| p.trim().to_string()).collect();
                 options = options.alpn(&protocols);
                 alpn = Some(protocols);
             }

@@ -221,6 +221,26 @@ fn unknown_option_is_a_clear_error() {
 }
 
 #[test]
+fn values_that_cannot_work_are_refused_at_startup_naming_the_flag() {
+    expect_config_error(
+        &["serve", "--handshake-timeout", "0"],
+        &["--handshake-timeout", "every handshake would fail"],
+    );
+    expect_config_error(
+        &["serve", "--max-connections", "0"],
+        &["--max-connections", "at least 1"],
+    );
+    expect_config_error(
+        &["serve", "--alpn", "h2,,http/1.1"],
+        &["--alpn", "an empty protocol name"],
+    );
+    expect_config_error(
+        &["serve", "--alpn", ","],
+        &["--alpn", "empty protocol name"],
+    );
+}
+
+#[test]
 fn a_mistyped_flag_or_command_gets_the_closest_valid_one() {
     expect_config_error(
         &["serve", "--tls-version", "1.3"],

@@ -142,6 +142,7 @@ impl Server {
 
     fn start(options: ServerOptions, mode: Mode, want_events: bool) -> Result<Server, Error> {
         let naming = options.tls.naming;
+        options.check_limits()?;
         let tls = setup::build(&options.tls, None)?;
         let listener = listener::bind(&options.bind, naming)?;
         let local_addr = listener

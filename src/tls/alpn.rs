@@ -7,6 +7,9 @@
 
 use rustls::ServerConfig;
 
+use crate::error::Error;
+use crate::setting::{Naming, Setting};
+
 /// What the client offered, for an [`AlpnCallback`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -67,3 +70,28 @@ pub(crate) fn configure(
 
 /// Not a valid protocol name to offer in practice: makes rustls refuse.
 const REFUSED: &[u8] = b"\0tls-server: refused by the ALPN callback";
+
+/// The ALPN list is one a client can match: each name 1 to 255 bytes (RFC 7301).
+pub(crate) fn check_names(names: &[Vec<u8>], naming: Naming) -> Result<(), Error> {
+    for name in names {
+        if name.is_empty() {
+            return Err(naming.error(
+                Setting::Alpn,
+                "an empty protocol name (two commas in a row, or a comma at either end?)",
+                "list names separated by single commas, e.g. h2,http/1.1",
+            ));
+        }
+        if name.len() > 255 {
+            return Err(naming.error(
+                Setting::Alpn,
+                format!(
+                    "a protocol name of {} bytes (\"{}…\"); TLS allows at most 255 (RFC 7301)",
+                    name.len(),
+                    String::from_utf8_lossy(&name[..16])
+                ),
+                "use the registered name, e.g. h2 or http/1.1",
+            ));
+        }
+    }
+    Ok(())
+}

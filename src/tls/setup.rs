@@ -107,6 +107,7 @@ fn with_verifier(
 pub(crate) fn build(options: &TlsOptions, previous: Option<&Setup>) -> Result<Setup, Error> {
     let naming = options.naming;
     let versions = protocol_versions(&options.versions, naming)?;
+    crate::tls::alpn::check_names(&options.alpn, naming)?;
     if let Some(config) = &options.server_config {
         let trust = Trust {
             mode: options.client_auth,
