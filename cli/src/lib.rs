@@ -107,8 +107,9 @@ fn version() -> String {
     )
 }
 
-/// The rustls version we were built against (pinned in Cargo.toml).
-const RUSTLS_VERSION: &str = "0.23.35";
+/// The rustls version this binary was built with, as Cargo resolved it (`build.rs` reads
+/// it from Cargo.lock).
+const RUSTLS_VERSION: &str = env!("TLS_SERVER_RUSTLS_VERSION");
 
 /// Prints a report on stdout and exits 1 if it failed (`check` and `probe`: 0 passed,
 /// 1 failed, 2 usage error from `main`).
