@@ -78,6 +78,8 @@ pub struct Serve {
     /// `--mode https`: the stream style with `https::serve` instead of echo.
     https: bool,
     log_level: LevelFilter,
+    /// No `--key`: the demo key from `certs/`, public by design.
+    demo_key: bool,
 }
 
 pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std::error::Error>> {
@@ -262,6 +264,7 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
         None if Path::new(DEMO_CA).is_file() => preflight = preflight.ca_file(DEMO_CA),
         None => {}
     }
+    let demo_key = key_path.is_none();
     if let Some(path) = key_path {
         options = options.key_file(path);
     }
@@ -293,6 +296,7 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
         events_json,
         https,
         log_level,
+        demo_key,
     })))
 }
 
@@ -341,8 +345,8 @@ fn split(list: &str) -> impl Iterator<Item = &str> {
 
 pub(crate) fn run(cfg: Box<Serve>) -> Result<(), Box<dyn std::error::Error>> {
     logger::init(cfg.log_level)?;
-    for preflight in &cfg.preflight {
-        run_preflight(preflight)?;
+    for (i, preflight) in cfg.preflight.iter().enumerate() {
+        run_preflight(preflight, cfg.demo_key && i == 0)?;
     }
     let signals = signals::take()?;
     let server = if cfg.https {
@@ -388,10 +392,22 @@ pub(crate) fn run(cfg: Box<Serve>) -> Result<(), Box<dyn std::error::Error>> {
 
 /// `tls-server check` on the certificate and key before serving: errors stop the server
 /// (each on a line of its own), warnings are logged.
-fn run_preflight(options: &check::Options) -> Result<(), Box<dyn std::error::Error>> {
+/// With `demo_key` (no `--key` given), the demo key's permissions are not warned about:
+/// it is published in the repository, and a checkout makes it 0644.
+fn run_preflight(
+    options: &check::Options,
+    demo_key: bool,
+) -> Result<(), Box<dyn std::error::Error>> {
     let report = check::check(options);
     for c in &report.checks {
-        if c.status == Status::Warn {
+        if c.status != Status::Warn {
+            continue;
+        }
+        if demo_key && c.check == "key-permissions" {
+            log::info!(
+                "serving the demo certificate and key ({DEMO_KEY}, published in the repository, so readable by all); give a real pair with --cert and --key, and keep that key chmod 600"
+            );
+        } else {
             log::warn!("preflight {}: {} — {}", c.check, c.located(), c.fix);
         }
     }

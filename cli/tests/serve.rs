@@ -159,7 +159,7 @@ fn expect_config_error(args: &[&str], fragments: &[&str]) {
     );
     assert!(took < Duration::from_secs(5), "took {took:?}");
     let stderr = p.stderr.text();
-    // Preflight warnings (the demo key's 0644 mode) may come first; the error line follows.
+    // Preflight lines (warnings, the demo pair's note) may come first; the error follows.
     let error = p
         .stderr
         .seen
@@ -171,8 +171,8 @@ fn expect_config_error(args: &[&str], fragments: &[&str]) {
             .seen
             .iter()
             .take_while(|l| !l.starts_with("error: "))
-            .all(|l| l.starts_with("WARN")),
-        "only warnings before the error: {stderr}"
+            .all(|l| l.starts_with("WARN") || l.starts_with("INFO")),
+        "only log lines before the error: {stderr}"
     );
     if let Some(first) = fragments.first() {
         assert!(
@@ -475,6 +475,31 @@ fn serve_logs_preflight_warnings_and_starts() {
                 && l.contains("preflight chain-complete")
                 && l.contains("many clients will fail")
         });
+}
+
+/// The demo key is published, and a checkout makes it 0644: serving it is not warned
+/// about (an info line says it is the demo pair). The same key given with --key is.
+#[test]
+fn the_demo_key_is_not_warned_about_but_an_open_key_given_with_key_is() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("tls-server-open-key-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = dir.join("server.key");
+    std::fs::copy(support::repo_root().join("certs/server.key"), &key).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (mut given, _) =
+        start_server(&["--cert", "certs/server.crt", "--key", key.to_str().unwrap()]);
+    given.stderr.wait_for("the key-permissions warning", |l| {
+        l.starts_with("WARN") && l.contains("preflight key-permissions") && l.contains("chmod 600")
+    });
+    drop(given);
+    let _ = std::fs::remove_dir_all(&dir);
+    // The demo pair, by default: every preflight line comes before the echo-mode line.
+    let (mut demo, _) = start_server(&[]);
+    demo.stderr
+        .wait_for("the echo-mode line", |l| l.contains("echo mode"));
+    let stderr = demo.stderr.text();
+    assert!(!stderr.contains("key-permissions"), "{stderr}");
 }
 
 /// The startup checks cover each `--sni` pair too, as a reload (SIGHUP) does: an expired
