@@ -5,6 +5,7 @@ use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lexopt::prelude::*;
 use log::LevelFilter;
@@ -300,6 +301,13 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
     })))
 }
 
+/// The time to check certificates at: `None` (now) unless the clock is before `built`, the
+/// earliest this program can be running — then the clock was never set, and a certificate
+/// would look "not valid yet" for that reason alone.
+fn clock_for_checks(now: SystemTime, built: SystemTime) -> Option<SystemTime> {
+    (now < built).then_some(built)
+}
+
 /// The port `serve` listens on when neither `--bind` nor `--port` names one.
 const DEFAULT_PORT: u16 = 8000;
 
@@ -345,8 +353,22 @@ fn split(list: &str) -> impl Iterator<Item = &str> {
 
 pub(crate) fn run(cfg: Box<Serve>) -> Result<(), Box<dyn std::error::Error>> {
     logger::init(cfg.log_level)?;
+    let built =
+        UNIX_EPOCH + Duration::from_secs(env!("TLS_SERVER_BUILT_UNIX").parse().unwrap_or(0));
+    let check_at = clock_for_checks(SystemTime::now(), built);
+    if let Some(at) = check_at {
+        log::warn!(
+            "the system clock says {}, before this program was built ({}): it is not set (a board without a real-time clock, NTP not synced yet?); checking the certificates as of the build time instead — set the clock (`date -u`, `timedatectl set-ntp true`): client certificates and tickets depend on it",
+            tls_server::https::http_date(SystemTime::now()),
+            tls_server::https::http_date(at)
+        );
+    }
     for (i, preflight) in cfg.preflight.iter().enumerate() {
-        run_preflight(preflight, cfg.demo_key && i == 0)?;
+        let preflight = match check_at {
+            Some(at) => preflight.clone().at(at),
+            None => preflight.clone(),
+        };
+        run_preflight(&preflight, cfg.demo_key && i == 0)?;
     }
     let signals = signals::take()?;
     let server = if cfg.https {
@@ -498,6 +520,16 @@ fn https_connection(mut stream: TlsStream) {
 #[cfg(test)]
 mod tests {
     use super::bind_address;
+
+    #[test]
+    fn a_clock_before_the_build_checks_as_of_the_build() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let built = UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+        assert_eq!(super::clock_for_checks(UNIX_EPOCH, built), Some(built));
+        let later = built + Duration::from_secs(1);
+        assert_eq!(super::clock_for_checks(later, built), None);
+        assert_eq!(super::clock_for_checks(built, built), None);
+    }
 
     #[test]
     fn bind_and_port_make_one_address() {

@@ -502,6 +502,55 @@ fn the_demo_key_is_not_warned_about_but_an_open_key_given_with_key_is() {
     assert!(!stderr.contains("key-permissions"), "{stderr}");
 }
 
+/// A board without a real-time clock starts in 1970: the certificate is checked as of the
+/// build time (with a warning that the clock is not set), so the server starts; an expired
+/// certificate is still an error. Needs `faketime` (installed by .ci/run).
+#[test]
+fn a_clock_that_was_never_set_does_not_stop_the_server() {
+    if support::process::skip_unless_installed("faketime") {
+        return;
+    }
+    let in_1970 = |args: &[&str]| {
+        let mut cmd = Command::new("faketime");
+        cmd.arg("1970-01-02 00:00:00")
+            .arg(support::process::tls_server_bin())
+            .args(args)
+            .current_dir(support::repo_root())
+            .stdin(Stdio::null());
+        cmd
+    };
+    let mut server = Proc::spawn(
+        "tls-server serve in 1970",
+        &mut in_1970(&["serve", "--port", "0", "--events", "json"]),
+    );
+    let listening = server.stdout.expect_line("the listening event");
+    assert!(listening.contains("\"listening\""), "{listening}");
+    let warning = server
+        .stderr
+        .wait_for("the clock warning", |l| l.starts_with("WARN"));
+    assert!(
+        warning.contains("the system clock says Fri, 02 Jan 1970")
+            && warning.contains("it is not set"),
+        "{warning}"
+    );
+    drop(server);
+    // Expired before this program was built: still refused.
+    let (status, p, _) = run(
+        "tls-server serve in 1970 with an expired certificate",
+        &mut in_1970(&[
+            "serve",
+            "--port",
+            "0",
+            "--cert",
+            "certs/check/expired.crt",
+            "--key",
+            "certs/check/expired.key",
+        ]),
+    );
+    assert_eq!(status.code(), Some(2), "{}", p.stderr.text());
+    assert!(p.stderr.text().contains("expired"), "{}", p.stderr.text());
+}
+
 /// The startup checks cover each `--sni` pair too, as a reload (SIGHUP) does: an expired
 /// certificate stops the server with the fix.
 #[test]
