@@ -2,7 +2,7 @@
 CARGO ?= cargo
 ARGS ?=
 
-.PHONY: run test test-ring check layers certs build doc clean bench soak fuzz
+.PHONY: run test test-ring check layers msrv certs build doc clean bench soak fuzz
 
 ## Start the server on its defaults: 127.0.0.1:8000, certs/server.crt + certs/server.key,
 ## echo mode. Pass more flags with ARGS="--port 0 --events json".
@@ -20,7 +20,7 @@ test-ring:
 
 ## Formatting, lints (warnings are errors) on both providers and on the embedded build
 ## (ring, no https, no probe), the layer rules, and docs.
-check: layers
+check: layers msrv
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --workspace --all-targets --no-default-features --features ring,https,probe -- -D warnings
@@ -30,6 +30,13 @@ check: layers
 ## The library's layers import only downwards (ARCHITECTURE.md); tests/layers.rs says so.
 layers:
 	$(CARGO) test -p tls-server --test layers
+
+## The oldest Rust the workspace builds with: Cargo.toml's rust-version, with Cargo.lock
+## as committed (installs that toolchain with rustup if missing; its own target folder).
+MSRV := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
+msrv:
+	rustup toolchain list | grep -q "^$(MSRV)" || rustup toolchain install $(MSRV) --profile minimal
+	CARGO_TARGET_DIR=target/msrv $(CARGO) +$(MSRV) check --workspace --all-targets --locked
 
 ## Regenerate the demo and test certificates (needs the openssl command).
 certs:
