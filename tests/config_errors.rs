@@ -110,6 +110,26 @@ fn values_no_server_can_work_with_are_refused() {
 }
 
 #[test]
+fn tls12_suites_for_the_other_key_type_are_refused_at_bind() {
+    // The demo certificate's key is ECDSA; an RSA-only TLS 1.2 list could serve nobody.
+    expect_option_error(
+        support::options().cipher_suites(&["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"]),
+        Setting::CipherSuites,
+        &[
+            "the default certificate, whose key is ECDSA",
+            "every handshake would fail",
+            "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+        ],
+    );
+    // With a TLS 1.3 suite beside it, the ECDSA key is served by TLS 1.3: accepted.
+    let (server, _events, _addr) = start(support::options().cipher_suites(&[
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+        "TLS_AES_128_GCM_SHA256",
+    ]));
+    drop(server);
+}
+
+#[test]
 fn alpn_names_must_be_1_to_255_bytes() {
     expect_option_error(
         support::options().alpn(&["h2", "", "http/1.1"]),

@@ -156,6 +156,7 @@ pub(crate) fn build(options: &TlsOptions, previous: Option<&Setup>) -> Result<Se
         .default_context()
         .cloned()
         .or_else(|| resolver.table().entries().next().map(|(_, c)| c.clone()));
+    suites_fit_the_keys(&provider, &versions, &resolver, naming)?;
     let key_algorithm = default
         .as_ref()
         .map(|c| format!("{:?}", c.certified_key().key.algorithm()));
@@ -195,6 +196,52 @@ pub(crate) fn build(options: &TlsOptions, previous: Option<&Setup>) -> Result<Se
         session_cache_size: base.session_cache_size,
         memory_tickets: base.memory_tickets,
     })
+}
+
+/// Every certificate can be served with one of the enabled suites: TLS 1.3 suites fit any
+/// key, but each TLS 1.2 suite names one (`TLS_ECDHE_RSA_…`, `TLS_ECDHE_ECDSA_…`). A list
+/// of TLS 1.2 suites for the other key type would start and then fail every handshake.
+fn suites_fit_the_keys(
+    provider: &CryptoProvider,
+    versions: &[&'static SupportedProtocolVersion],
+    resolver: &Resolver,
+    naming: Naming,
+) -> Result<(), Error> {
+    let enabled: Vec<_> = provider
+        .cipher_suites
+        .iter()
+        .filter(|s| versions.iter().any(|v| s.version() == *v))
+        .collect();
+    let table = resolver.table();
+    let contexts = resolver
+        .default_context()
+        .map(|c| ("the default certificate".to_string(), c))
+        .into_iter()
+        .chain(
+            table
+                .entries()
+                .map(|(name, c)| (format!("the certificate for {name}"), c)),
+        );
+    for (which, context) in contexts {
+        let algorithm = context.certified_key().key.algorithm();
+        if !enabled
+            .iter()
+            .any(|s| s.usable_for_signature_algorithm(algorithm))
+        {
+            let (kind, example) = match algorithm {
+                rustls::SignatureAlgorithm::RSA => ("RSA", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"),
+                _ => ("ECDSA", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"),
+            };
+            return Err(naming.error(
+                Setting::CipherSuites,
+                format!(
+                    "none of the chosen cipher suites can be used with {which}, whose key is {kind}: every handshake would fail (a TLS 1.2 suite names the key type it signs with)"
+                ),
+                format!("choose suites for an {kind} key, e.g. {example}, or allow TLS 1.3 suites, which fit any key"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The rustls configuration with our resolver, sessions, tickets and key log.
