@@ -334,7 +334,7 @@ pub fn measure(
 ) -> Vec<Latency> {
     let mut latencies = Vec::new();
     let mut tries = 0;
-    while !ctx.stopped() && limit.map_or(true, |n| tries < n) {
+    while !ctx.stopped() && limit.is_none_or(|n| tries < n) {
         tries += 1;
         let next = Instant::now() + every;
         let started = Instant::now();

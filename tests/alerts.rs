@@ -232,8 +232,8 @@ fn the_handshake_alert_survives_much_unread_input() {
     tcp.set_read_timeout(Some(WAIT)).unwrap();
     // A handshake record that is no ClientHello, then 128 KiB more.
     let mut out = vec![22, 3, 3, 0x40, 0];
-    out.extend(std::iter::repeat(0xEE).take(0x4000));
-    out.extend(std::iter::repeat(0xEE).take(128 * 1024));
+    out.extend(std::iter::repeat_n(0xEE, 0x4000));
+    out.extend(std::iter::repeat_n(0xEE, 128 * 1024));
     let mut writer = tcp.try_clone().unwrap();
     let sending = std::thread::spawn(move || {
         let _ = writer.write_all(&out);

@@ -98,7 +98,7 @@ fn write_returns_false_past_the_high_water_mark_without_blocking_then_drains() {
     let mut written = 0;
     let mut first_false = None;
     let mut falses = 0;
-    while written < MAX_BEFORE_FALSE && !first_false.is_some_and(|at| written >= at + AFTER_FALSE) {
+    while written < MAX_BEFORE_FALSE && first_false.is_none_or(|at| written < at + AFTER_FALSE) {
         let below = socket.write(&chunk(written / CHUNK));
         written += CHUNK;
         if !below {

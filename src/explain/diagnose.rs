@@ -45,10 +45,10 @@ pub(crate) fn explain(
     let served;
     let ours = match record.sni.as_ref().and_then(|c| c.served.as_ref()) {
         Some(ctx)
-            if !ours
+            if ours
                 .chain
                 .first()
-                .is_some_and(|l| l.der == ctx.certificate().der) =>
+                .is_none_or(|l| l.der != ctx.certificate().der) =>
         {
             served = ours.served(ctx);
             &served

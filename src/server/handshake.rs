@@ -270,7 +270,7 @@ impl Handshake<'_> {
             }
             // The timeout set earlier is never shorter than what is left (time only
             // passes), so keeping it can only make a timeout come late, by under SLACK.
-            if self.read_timeout.map_or(true, |t| t > left + SLACK) {
+            if self.read_timeout.is_none_or(|t| t > left + SLACK) {
                 self.sock
                     .set_read_timeout(Some(left))
                     .map_err(Failure::Io)?;
