@@ -1,5 +1,7 @@
-//! The log: one line per record on stderr, `LEVEL [target] message`, written by a thread of
-//! its own. No thread of the server ever waits on stderr or dies on it: a record is handed
+//! The log: one line per record on stderr, `TIME LEVEL [target] message` (TIME in RFC 3339,
+//! UTC, milliseconds), written by a thread of its own. Which records are kept is a
+//! [`Filter`]: `--log-level`, else `RUST_LOG`, in env_logger's syntax (`info`,
+//! `warn,tls_server::server=debug`, `debug,rustls=trace`). No thread of the server ever waits on stderr or dies on it: a record is handed
 //! to a bounded queue without blocking, and only the writer thread touches stderr. A closed
 //! stderr loses lines; a full one (a pipe nobody reads) loses the lines that do not fit the
 //! queue, and says how many once it can write again. Neither stops a connection, the event
@@ -12,7 +14,7 @@ use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use log::{LevelFilter, Log, Metadata, Record};
 
@@ -23,10 +25,7 @@ const QUEUE: usize = 4096;
 const FLUSH_WAIT: Duration = Duration::from_secs(1);
 
 struct Logger {
-    /// For targets of this program and of the library (`tls_server_cli…`, `tls_server…`).
-    ours: LevelFilter,
-    /// For every other crate (rustls, ...).
-    others: LevelFilter,
+    filter: Filter,
     tx: SyncSender<String>,
     state: Arc<State>,
 }
@@ -39,8 +38,72 @@ struct State {
     written: Condvar,
 }
 
-/// Installs the logger: `level` for tls-server's own records, warn for other crates'.
-pub(crate) fn init(level: LevelFilter) -> Result<(), Box<dyn std::error::Error>> {
+/// Which records are logged: a level per target prefix, the longest matching one wins, and
+/// a default for the rest.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Filter {
+    default: LevelFilter,
+    /// (target prefix, level): `rustls`, `tls_server::server`, ...
+    targets: Vec<(String, LevelFilter)>,
+}
+
+impl Filter {
+    /// Without `--log-level` or `RUST_LOG`: tls-server's own records at info, other crates'
+    /// (rustls) at warn.
+    pub(crate) fn standard() -> Filter {
+        Filter {
+            default: LevelFilter::Warn,
+            targets: vec![
+                ("tls_server".into(), LevelFilter::Info),
+                ("tls_server_cli".into(), LevelFilter::Info),
+            ],
+        }
+    }
+
+    /// `LEVEL` (every crate, rustls included) or a list such as
+    /// `warn,tls_server=debug,rustls=trace`.
+    pub(crate) fn parse(spec: &str) -> Result<Filter, String> {
+        let level = |s: &str| {
+            s.trim().parse::<LevelFilter>().map_err(|_| {
+                format!("{s:?} is not a level — use off, error, warn, info, debug or trace, alone or as TARGET=LEVEL (e.g. info,rustls=debug)")
+            })
+        };
+        let mut filter = Filter {
+            default: LevelFilter::Info,
+            targets: Vec::new(),
+        };
+        for item in spec.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            match item.split_once('=') {
+                Some((target, l)) => filter.targets.push((target.trim().to_string(), level(l)?)),
+                None => filter.default = level(item)?,
+            }
+        }
+        Ok(filter)
+    }
+
+    fn level_for(&self, target: &str) -> LevelFilter {
+        self.targets
+            .iter()
+            .filter(|(t, _)| {
+                target == t
+                    || target
+                        .strip_prefix(t.as_str())
+                        .is_some_and(|r| r.starts_with("::"))
+            })
+            .max_by_key(|(t, _)| t.len())
+            .map_or(self.default, |(_, l)| *l)
+    }
+
+    fn max(&self) -> LevelFilter {
+        self.targets
+            .iter()
+            .map(|(_, l)| *l)
+            .fold(self.default, std::cmp::Ord::max)
+    }
+}
+
+/// Installs the logger with `filter`.
+pub(crate) fn init(filter: Filter) -> Result<(), Box<dyn std::error::Error>> {
     let (tx, rx) = sync_channel(QUEUE);
     let state = Arc::new(State {
         dropped: AtomicU64::new(0),
@@ -51,34 +114,15 @@ pub(crate) fn init(level: LevelFilter) -> Result<(), Box<dyn std::error::Error>>
     std::thread::Builder::new()
         .name("tls-server-log".into())
         .spawn(move || write_lines(rx, &for_writer))?;
-    let logger = Logger {
-        ours: level,
-        others: LevelFilter::Warn,
-        tx,
-        state,
-    };
-    log::set_max_level(level.max(LevelFilter::Warn));
+    log::set_max_level(filter.max());
+    let logger = Logger { filter, tx, state };
     log::set_boxed_logger(Box::new(logger))?;
     Ok(())
 }
 
-impl Logger {
-    fn level_for(&self, target: &str) -> LevelFilter {
-        let ours = ["tls_server", "tls_server_cli"];
-        if ours
-            .iter()
-            .any(|t| target == *t || target.strip_prefix(t).is_some_and(|r| r.starts_with("::")))
-        {
-            self.ours
-        } else {
-            self.others
-        }
-    }
-}
-
 impl Log for Logger {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        metadata.level() <= self.level_for(metadata.target())
+        metadata.level() <= self.filter.level_for(metadata.target())
     }
 
     fn log(&self, record: &Record<'_>) {
@@ -86,7 +130,8 @@ impl Log for Logger {
             return;
         }
         let line = format!(
-            "{:<5} [{}] {}\n",
+            "{} {:<5} [{}] {}\n",
+            rfc3339(SystemTime::now()),
             record.level(),
             record.target(),
             record.args()
@@ -151,5 +196,70 @@ fn write_lines(rx: Receiver<String>, state: &State) {
         let _ = out.write_all(line.as_bytes());
         drop(out);
         state.done(1);
+    }
+}
+
+/// `2026-12-02T08:20:01.123Z`: RFC 3339, UTC, milliseconds (the calendar is the `time`
+/// crate's).
+fn rfc3339(t: SystemTime) -> String {
+    let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let t = time::OffsetDateTime::from_unix_timestamp(since.as_secs() as i64)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        since.subsec_millis()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc_with_milliseconds() {
+        let t = UNIX_EPOCH + Duration::from_millis(1_795_667_557_042);
+        assert_eq!(rfc3339(t), "2026-11-26T04:32:37.042Z");
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn filters_pick_the_longest_matching_target() {
+        let f =
+            Filter::parse("warn,tls_server=info,tls_server::server=debug,rustls=trace").unwrap();
+        assert_eq!(
+            f.level_for("tls_server::server::lifecycle"),
+            LevelFilter::Debug
+        );
+        assert_eq!(f.level_for("tls_server::connection"), LevelFilter::Info);
+        assert_eq!(
+            f.level_for("tls_server_cli::serve"),
+            LevelFilter::Warn,
+            "not a prefix by name"
+        );
+        assert_eq!(f.level_for("rustls::server::hs"), LevelFilter::Trace);
+        assert_eq!(f.level_for("other"), LevelFilter::Warn);
+        assert_eq!(f.max(), LevelFilter::Trace);
+        // A lone level is every crate's, rustls's too.
+        assert_eq!(
+            Filter::parse("debug").unwrap().level_for("rustls::x"),
+            LevelFilter::Debug
+        );
+        let standard = Filter::standard();
+        assert_eq!(
+            standard.level_for("tls_server_cli::serve"),
+            LevelFilter::Info
+        );
+        assert_eq!(
+            standard.level_for("rustls::common_state"),
+            LevelFilter::Warn
+        );
+        assert!(Filter::parse("loud").unwrap_err().contains("not a level"));
+        assert!(Filter::parse("rustls=loud").is_err());
     }
 }

@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lexopt::prelude::*;
-use log::LevelFilter;
 use tls_server::check::{self, Status};
 use tls_server::https;
 use tls_server::tls::{Provider, SniFallback};
@@ -66,7 +65,10 @@ SERVE OPTIONS (defaults in brackets):
     --events json|none        print one JSON object per event on stdout [none]
                               SIGHUP reloads --cert/--key/--ca/--crl/--sni/--ticket-keys:
                               checked first; on error the old ones stay
-    --log-level LEVEL         error, warn, info, debug or trace (logs go to stderr) [info]
+    --log-level FILTER        error, warn, info, debug or trace, for every crate (rustls
+                              too), or per target: warn,tls_server::server=debug;
+                              logs go to stderr, time-stamped [info for tls-server, warn
+                              for rustls; RUST_LOG when set]
 ";
 
 /// Everything `serve` was told.
@@ -78,7 +80,7 @@ pub struct Serve {
     events_json: bool,
     /// `--mode https`: the stream style with `https::serve` instead of echo.
     https: bool,
-    log_level: LevelFilter,
+    log_level: logger::Filter,
     /// No `--key`: the demo key from `certs/`, public by design.
     demo_key: bool,
 }
@@ -94,7 +96,7 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
     let mut https = false;
     let mut alpn: Option<Vec<String>> = None;
     let mut sni_checks: Vec<check::Options> = Vec::new();
-    let mut log_level = LevelFilter::Info;
+    let mut log_level: Option<logger::Filter> = None;
     let mut cert_path: Option<PathBuf> = None;
     let mut key_path: Option<PathBuf> = None;
     let mut check_first = true;
@@ -238,10 +240,9 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
                 }
             }
             Long("log-level") => {
-                let level = parser.value()?.string()?;
-                log_level = level.parse().map_err(|_| {
-                    format!("--log-level: {level:?} — use error, warn, info, debug or trace")
-                })?;
+                let spec = parser.value()?.string()?;
+                log_level =
+                    Some(logger::Filter::parse(&spec).map_err(|e| format!("--log-level: {e}"))?);
             }
             Long("help") | Short('h') => {
                 return Ok(Command::Help(format!("{}{HELP}", crate::HELP)))
@@ -296,7 +297,16 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
         options: options.bind(bind),
         events_json,
         https,
-        log_level,
+        log_level: match log_level {
+            Some(filter) => filter,
+            // RUST_LOG, as env_logger reads it, when --log-level is not given.
+            None => match std::env::var("RUST_LOG") {
+                Ok(spec) if !spec.trim().is_empty() => {
+                    logger::Filter::parse(&spec).map_err(|e| format!("RUST_LOG: {e}"))?
+                }
+                _ => logger::Filter::standard(),
+            },
+        },
         demo_key,
     })))
 }

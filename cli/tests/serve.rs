@@ -16,6 +16,17 @@ use support::process::{run, run_tls_server, start_serve, tls_server, Proc};
 // ---------------------------------------------------------------------------------------
 // The server under test
 
+/// The level of a log line, `2026-12-02T08:20:29.914Z WARN  [target] message`, after
+/// checking its timestamp's shape; `None` for a line that is not a log line.
+fn level(line: &str) -> Option<&str> {
+    let (time, rest) = line.split_once(' ')?;
+    let stamp = time.len() == 24
+        && time.ends_with('Z')
+        && time.as_bytes()[10] == b'T'
+        && time.as_bytes()[19] == b'.';
+    stamp.then(|| rest.split_whitespace().next()).flatten()
+}
+
 /// `tls-server serve --port 0 --events json ARGS` on 127.0.0.1, up to `listening`.
 fn start_server(args: &[&str]) -> (Proc, SocketAddr) {
     let (server, addr) = start_serve(args);
@@ -171,7 +182,7 @@ fn expect_config_error(args: &[&str], fragments: &[&str]) {
             .seen
             .iter()
             .take_while(|l| !l.starts_with("error: "))
-            .all(|l| l.starts_with("WARN") || l.starts_with("INFO")),
+            .all(|l| level(l) == Some("WARN") || level(l) == Some("INFO")),
         "only log lines before the error: {stderr}"
     );
     if let Some(first) = fragments.first() {
@@ -471,10 +482,42 @@ fn serve_logs_preflight_warnings_and_starts() {
     server
         .stderr
         .wait_for("the missing-intermediate warning", |l| {
-            l.starts_with("WARN")
+            level(l) == Some("WARN")
                 && l.contains("preflight chain-complete")
                 && l.contains("many clients will fail")
         });
+}
+
+#[test]
+fn log_lines_are_time_stamped_and_filtered_like_rust_log() {
+    // --log-level debug reaches rustls's own records (a handshake logs the suite).
+    let (mut server, addr) = start_server(&["--log-level", "debug"]);
+    let mut client = support::connect(addr);
+    assert_eq!(support::echo_roundtrip(&mut client, b"x"), b"x");
+    let line = server
+        .stderr
+        .wait_for("a record of rustls", |l| l.contains(" [rustls::"));
+    assert_eq!(level(&line), Some("DEBUG"), "{line}");
+    drop(server);
+    // RUST_LOG: only the targets it names at info; the rest at warn.
+    let mut cmd = tls_server(&["serve", "--port", "0", "--events", "json"]);
+    cmd.env("RUST_LOG", "warn,tls_server::server=info");
+    let mut server = Proc::spawn("tls-server with RUST_LOG", &mut cmd);
+    server.stdout.expect_line("the listening event");
+    let listening = server
+        .stderr
+        .wait_for("the listening line", |l| l.contains("listening on"));
+    assert_eq!(level(&listening), Some("INFO"), "{listening}");
+    let _ = server.child.kill();
+    let text = server.stderr.read_to_eof("the rest of stderr").join("\n");
+    assert!(
+        !text.contains("echo mode"),
+        "tls_server_cli is at warn: {text}"
+    );
+    expect_config_error(
+        &["serve", "--log-level", "loud"],
+        &["--log-level", "not a level"],
+    );
 }
 
 /// The demo key is published, and a checkout makes it 0644: serving it is not warned
@@ -490,7 +533,9 @@ fn the_demo_key_is_not_warned_about_but_an_open_key_given_with_key_is() {
     let (mut given, _) =
         start_server(&["--cert", "certs/server.crt", "--key", key.to_str().unwrap()]);
     given.stderr.wait_for("the key-permissions warning", |l| {
-        l.starts_with("WARN") && l.contains("preflight key-permissions") && l.contains("chmod 600")
+        level(l) == Some("WARN")
+            && l.contains("preflight key-permissions")
+            && l.contains("chmod 600")
     });
     drop(given);
     let _ = std::fs::remove_dir_all(&dir);
@@ -527,7 +572,7 @@ fn a_clock_that_was_never_set_does_not_stop_the_server() {
     assert!(listening.contains("\"listening\""), "{listening}");
     let warning = server
         .stderr
-        .wait_for("the clock warning", |l| l.starts_with("WARN"));
+        .wait_for("the clock warning", |l| level(l) == Some("WARN"));
     assert!(
         warning.contains("the system clock says Fri, 02 Jan 1970")
             && warning.contains("it is not set"),
