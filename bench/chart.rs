@@ -180,10 +180,7 @@ struct Line {
 }
 
 fn line(res: &Results, scenario: &str, figure: &str, label: &str) -> Option<Line> {
-    let row = res
-        .rows
-        .iter()
-        .find(|r| r.scenario == scenario && r.figure == figure)?;
+    let row = res.row(scenario, figure)?;
     let median = |id: &str| row.values.get(id).and_then(|v| summary(v)).map(|s| s.0);
     let ours = median(OURS).filter(|v| *v > 0.0)?;
     let ratios = OTHERS.map(|(id, _, _)| median(id).filter(|v| *v > 0.0).map(|v| ours / v));

@@ -140,10 +140,15 @@ impl Results {
         );
     }
 
-    pub fn median(&self, scenario: &str, figure: &str, server: &str) -> Option<f64> {
+    /// The row of one figure of one scenario.
+    pub fn row(&self, scenario: &str, figure: &str) -> Option<&Row> {
         self.rows
             .iter()
             .find(|r| r.scenario == scenario && r.figure == figure)
+    }
+
+    pub fn median(&self, scenario: &str, figure: &str, server: &str) -> Option<f64> {
+        self.row(scenario, figure)
             .and_then(|r| r.values.get(server))
             .and_then(|v| summary(v))
             .map(|s| s.0)

@@ -194,11 +194,7 @@ pub(crate) fn targets_section(res: &Results) -> String {
         ("idle-5000", "KiB/conn (RSS)", "Node ~33–41, naive ~50"),
     ];
     for (scenario, figure, reference) in figures {
-        let Some(row) = res
-            .rows
-            .iter()
-            .find(|r| r.scenario == scenario && r.figure == figure)
-        else {
+        let Some(row) = res.row(scenario, figure) else {
             continue;
         };
         let m = |id: &str| res.median(scenario, figure, id);
@@ -304,11 +300,7 @@ pub(crate) fn perf_targets_section(res: &Results) -> String {
         "\n### performance targets (medians of this run; ratio = tls-server (aws-lc-rs) / peer)\n\n| scenario | figure | tls-server | peer | peer's | target | ratio | met |\n|---|---|---|---|---|---|---|---|\n",
     );
     for (scenario, figure, peer, factor) in targets {
-        let Some(row) = res
-            .rows
-            .iter()
-            .find(|r| r.scenario == scenario && r.figure == figure)
-        else {
+        let Some(row) = res.row(scenario, figure) else {
             continue;
         };
         let (Some(mine), Some(theirs)) = (

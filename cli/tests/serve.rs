@@ -289,23 +289,16 @@ fn no_command_prints_the_usage_and_exits_2() {
 
 #[test]
 fn help_command_gives_the_general_or_a_commands_help() {
-    let general = run_tls_server(&["help"]);
-    general.exit(0);
-    assert!(
-        general.stdout.contains("SERVE OPTIONS"),
-        "{}",
-        general.stdout
-    );
-    let check = run_tls_server(&["help", "check"]);
-    check.exit(0);
-    assert!(
-        check.stdout.starts_with("tls-server check"),
-        "{}",
-        check.stdout
-    );
-    let probe = run_tls_server(&["help", "probe"]);
-    probe.exit(0);
-    assert!(probe.stdout.contains("probe"), "{}", probe.stdout);
+    for (args, start) in [
+        (&["help"][..], "tls-server — "),
+        (&["help", "check"], "tls-server check"),
+        (&["help", "probe"], "tls-server probe"),
+    ] {
+        let out = run_tls_server(args);
+        out.exit(0);
+        assert!(out.stdout.starts_with(start), "{args:?}: {}", out.stdout);
+    }
+    assert!(run_tls_server(&["help"]).stdout.contains("SERVE OPTIONS"));
 }
 
 #[test]
