@@ -4,7 +4,7 @@
 
 use std::net::{SocketAddr, TcpStream};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use rustls::ServerConnection;
@@ -109,14 +109,24 @@ pub(crate) fn serve(
     match &shared.mode {
         Mode::Events => {
             // Reading moves to a reader thread, which never runs a handshake: an idle
-            // connection keeps only the stack pages reading touches. The handshake's place
-            // is given up once the reader has its own.
+            // connection keeps only the stack pages reading touches. This thread's place
+            // is given up first, so that it is idle again before this connection can end
+            // (a client that connects again at once finds it, and no second handshake
+            // thread is started). The connection waits in `handoff` for its reader.
+            drop(slot);
+            let handoff = Arc::new(Mutex::new(Some(open)));
+            let theirs = Arc::clone(&handoff);
             let reader_shared = Arc::clone(&shared);
-            let job = Box::new(move |slot| read(&reader_shared, open, slot));
-            match shared.readers.submit(job) {
-                Ok(()) => drop(slot),
-                // No reader thread could be started: read on this one.
-                Err(rejected) => (rejected.job)(slot),
+            let job = Box::new(move |slot| {
+                if let Some(open) = take(&theirs) {
+                    read(&reader_shared, open, slot)
+                }
+            });
+            if let Err(rejected) = shared.readers.submit(job) {
+                drop(rejected.job);
+                if let Some(open) = take(&handoff) {
+                    no_reader(&shared, open, &rejected.reason);
+                }
             }
         }
         Mode::Stream(handler) => {
@@ -137,7 +147,7 @@ pub(crate) fn serve(
                 conn.destroy();
             }
             let had_error = stream::finish(&conn);
-            closed(&shared, conn, slot, admitted, socket, had_error);
+            closed(&shared, conn, Some(slot), admitted, socket, had_error);
         }
     }
 }
@@ -156,11 +166,37 @@ fn read(shared: &Shared, open: Open, slot: Slot) {
     closed(
         shared,
         open.conn,
-        slot,
+        Some(slot),
         open.admitted,
         open.socket,
         had_error,
     );
+}
+
+fn take(handoff: &Mutex<Option<Open>>) -> Option<Open> {
+    handoff.lock().unwrap_or_else(|e| e.into_inner()).take()
+}
+
+/// No reader thread could be had (none could be started, or the server is shutting down):
+/// the connection is closed, with an `Error` that says why, then `Close`.
+fn no_reader(shared: &Shared, open: Open, reason: &str) {
+    let Open {
+        conn,
+        socket,
+        admitted,
+    } = open;
+    log::error!(
+        "#{} {}: closed: {reason}",
+        conn.info.id,
+        conn.info.remote_addr
+    );
+    conn.mark_error();
+    shared.events.send(Event::Error {
+        socket: socket.clone(),
+        error: reason.to_string(),
+    });
+    conn.destroy();
+    closed(shared, conn, None, admitted, socket, true);
 }
 
 /// Frees the connection and its place in the pool before telling: after `Close`, a new
@@ -168,7 +204,7 @@ fn read(shared: &Shared, open: Open, slot: Slot) {
 fn closed(
     shared: &Shared,
     conn: Arc<Conn>,
-    slot: Slot,
+    slot: Option<Slot>,
     admitted: Admitted,
     socket: TlsSocket,
     had_error: bool,

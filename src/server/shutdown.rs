@@ -69,11 +69,22 @@ fn close_connections(shared: &Shared) {
     shared.readers.close();
 }
 
-/// Waits until no thread of either pool runs a connection, or until `until`. A connection
-/// moves from `pool` to `readers` after its handshake (it holds a place in `readers` before
-/// it gives up the one in `pool`), so once `pool` is idle, `readers` has every one left.
+/// Waits until no connection is left, or until `until`. A connection runs on a thread of
+/// `pool` (its handshake) and then of `readers`; between the two it holds neither place
+/// for a moment, but it is still in the registry, which is what is asked last.
 fn wait_idle(shared: &Shared, until: Instant) -> bool {
-    shared.pool.wait_idle(until) && shared.readers.wait_idle(until)
+    loop {
+        if !(shared.pool.wait_idle(until) && shared.readers.wait_idle(until)) {
+            return false;
+        }
+        if shared.registry.len() == 0 {
+            return true;
+        }
+        if Instant::now() >= until {
+            return false;
+        }
+        std::thread::yield_now();
+    }
 }
 
 fn stop_all(shared: &Shared, force: bool) {
