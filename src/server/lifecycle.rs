@@ -110,22 +110,24 @@ pub(crate) fn serve(
         Mode::Events => {
             // Reading moves to a reader thread, which never runs a handshake: an idle
             // connection keeps only the stack pages reading touches. This thread's place
-            // is given up first, so that it is idle again before this connection can end
-            // (a client that connects again at once finds it, and no second handshake
-            // thread is started). The connection waits in `handoff` for its reader.
-            drop(slot);
-            let handoff = Arc::new(Mutex::new(Some(open)));
+            // goes with the connection and is given up by the reader as it starts: so
+            // this thread is idle again before the connection can end (a client that
+            // reconnects at once finds it), and it is never on the idle list while it
+            // still waits here for a reader.
+            let handoff = Arc::new(Mutex::new(Some((open, slot))));
             let theirs = Arc::clone(&handoff);
             let reader_shared = Arc::clone(&shared);
-            let job = Box::new(move |slot| {
-                if let Some(open) = take(&theirs) {
-                    read(&reader_shared, open, slot)
+            let job = Box::new(move |reader_slot| {
+                if let Some((open, handshake_slot)) = take(&theirs) {
+                    drop(handshake_slot);
+                    read(&reader_shared, open, reader_slot)
                 }
             });
             if let Err(rejected) = shared.readers.submit(job) {
                 drop(rejected.job);
-                if let Some(open) = take(&handoff) {
-                    no_reader(&shared, open, &rejected.reason);
+                if let Some((open, slot)) = take(&handoff) {
+                    // No reader thread could be had: this thread reads, keeping its place.
+                    read(&shared, open, slot);
                 }
             }
         }
@@ -147,7 +149,7 @@ pub(crate) fn serve(
                 conn.destroy();
             }
             let had_error = stream::finish(&conn);
-            closed(&shared, conn, Some(slot), admitted, socket, had_error);
+            closed(&shared, conn, slot, admitted, socket, had_error);
         }
     }
 }
@@ -166,37 +168,18 @@ fn read(shared: &Shared, open: Open, slot: Slot) {
     closed(
         shared,
         open.conn,
-        Some(slot),
+        slot,
         open.admitted,
         open.socket,
         had_error,
     );
 }
 
-fn take(handoff: &Mutex<Option<Open>>) -> Option<Open> {
-    handoff.lock().unwrap_or_else(|e| e.into_inner()).take()
-}
+/// A connection and the handshake thread's place, waiting for a reader thread.
+type Handoff = Mutex<Option<(Open, Slot)>>;
 
-/// No reader thread could be had (none could be started, or the server is shutting down):
-/// the connection is closed, with an `Error` that says why, then `Close`.
-fn no_reader(shared: &Shared, open: Open, reason: &str) {
-    let Open {
-        conn,
-        socket,
-        admitted,
-    } = open;
-    log::error!(
-        "#{} {}: closed: {reason}",
-        conn.info.id,
-        conn.info.remote_addr
-    );
-    conn.mark_error();
-    shared.events.send(Event::Error {
-        socket: socket.clone(),
-        error: reason.to_string(),
-    });
-    conn.destroy();
-    closed(shared, conn, None, admitted, socket, true);
+fn take(handoff: &Handoff) -> Option<(Open, Slot)> {
+    handoff.lock().unwrap_or_else(|e| e.into_inner()).take()
 }
 
 /// Frees the connection and its place in the pool before telling: after `Close`, a new
@@ -204,7 +187,7 @@ fn no_reader(shared: &Shared, open: Open, reason: &str) {
 fn closed(
     shared: &Shared,
     conn: Arc<Conn>,
-    slot: Option<Slot>,
+    slot: Slot,
     admitted: Admitted,
     socket: TlsSocket,
     had_error: bool,
