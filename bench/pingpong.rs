@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
+use std::thread::ScopedJoinHandle;
 use std::time::{Duration, Instant};
 
 use rustls::ClientConfig;
@@ -65,30 +66,51 @@ pub fn pingpong(
                 s.spawn(move || pingpong_loop(group, message, stop, measuring, rounds))
             })
             .collect();
-        std::thread::sleep(warmup);
-        measuring.store(true, Ordering::Relaxed);
-        let (r0, m0) = (rounds.load(Ordering::Relaxed), Mark::now(server_pid));
-        std::thread::sleep(window);
-        let (r1, m1) = (rounds.load(Ordering::Relaxed), Mark::now(server_pid));
-        measuring.store(false, Ordering::Relaxed);
-        stop.store(true, Ordering::Relaxed);
-        let mut latencies_ns = Vec::new();
-        let mut error = None;
-        for w in workers {
-            match w.join().expect("ping-pong worker panicked") {
-                Ok(mut l) => latencies_ns.append(&mut l),
-                Err(e) => error = Some(e),
-            }
-        }
-        match error {
-            Some(e) => Err(e),
-            None => Ok(PingPong {
-                window: m0.until(&m1),
-                rounds: r1 - r0,
-                latencies_ns,
-            }),
-        }
+        measure(
+            workers,
+            [&stop, &measuring],
+            &rounds,
+            warmup,
+            window,
+            server_pid,
+        )
     })
+}
+
+/// What both shapes share once their client threads run: the warm-up, the window in
+/// which rounds and latencies count, then stopping the threads and gathering what they
+/// measured (the first error, if any).
+fn measure(
+    workers: Vec<ScopedJoinHandle<'_, Result<Vec<u32>, String>>>,
+    [stop, measuring]: [&AtomicBool; 2],
+    rounds: &AtomicU64,
+    warmup: Duration,
+    window: Duration,
+    server_pid: u32,
+) -> Result<PingPong, String> {
+    std::thread::sleep(warmup);
+    measuring.store(true, Ordering::Relaxed);
+    let (r0, m0) = (rounds.load(Ordering::Relaxed), Mark::now(server_pid));
+    std::thread::sleep(window);
+    let (r1, m1) = (rounds.load(Ordering::Relaxed), Mark::now(server_pid));
+    measuring.store(false, Ordering::Relaxed);
+    stop.store(true, Ordering::Relaxed);
+    let mut latencies_ns = Vec::new();
+    let mut error = None;
+    for w in workers {
+        match w.join().expect("ping-pong client thread panicked") {
+            Ok(mut l) => latencies_ns.append(&mut l),
+            Err(e) => error = Some(e),
+        }
+    }
+    match error {
+        Some(e) => Err(e),
+        None => Ok(PingPong {
+            window: m0.until(&m1),
+            rounds: r1 - r0,
+            latencies_ns,
+        }),
+    }
 }
 
 fn pingpong_loop(
@@ -208,29 +230,14 @@ pub fn pingpong_threads(
             })
             .collect();
         ready.wait();
-        std::thread::sleep(warmup);
-        measuring.store(true, Ordering::Relaxed);
-        let (r0, m0) = (rounds.load(Ordering::Relaxed), Mark::now(server_pid));
-        std::thread::sleep(window);
-        let (r1, m1) = (rounds.load(Ordering::Relaxed), Mark::now(server_pid));
-        measuring.store(false, Ordering::Relaxed);
-        stop.store(true, Ordering::Relaxed);
-        let mut latencies_ns = Vec::new();
-        let mut error = None;
-        for w in workers {
-            match w.join().expect("ping-pong thread panicked") {
-                Ok(mut l) => latencies_ns.append(&mut l),
-                Err(e) => error = Some(e),
-            }
-        }
-        match error {
-            Some(e) => Err(e),
-            None => Ok(PingPong {
-                window: m0.until(&m1),
-                rounds: r1 - r0,
-                latencies_ns,
-            }),
-        }
+        measure(
+            workers,
+            [&stop, &measuring],
+            &rounds,
+            warmup,
+            window,
+            server_pid,
+        )
     })
 }
 
