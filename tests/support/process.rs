@@ -288,3 +288,58 @@ pub fn curl_negotiated(verbose: &str) -> (String, String) {
     let (protocol, cipher) = line.split_once(" / ").expect("protocol / cipher");
     (protocol.trim().into(), cipher.trim().into())
 }
+
+/// The level of a log line, `2026-12-02T08:20:29.914Z WARN  [target] message`, after
+/// checking its timestamp's shape; `None` for a line that is not a log line.
+pub fn level(line: &str) -> Option<&str> {
+    let (time, rest) = line.split_once(' ')?;
+    let stamp = time.len() == 24
+        && time.ends_with('Z')
+        && time.as_bytes()[10] == b'T'
+        && time.as_bytes()[19] == b'.';
+    stamp.then(|| rest.split_whitespace().next()).flatten()
+}
+
+/// Runs `tls-server ARGS`, which must fail fast with `error: ` naming `fragments[0]` on
+/// stderr (after log lines only), with every fragment somewhere on stderr, and nothing on
+/// stdout about listening.
+pub fn expect_config_error(args: &[&str], fragments: &[&str]) {
+    let (status, p, took) = run("tls-server", &mut tls_server(args));
+    assert!(!status.success(), "{args:?} should fail");
+    assert!(
+        status.code().is_some_and(|c| c != 0),
+        "a non-zero exit code, not a signal: {status}"
+    );
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    let stderr = p.stderr.text();
+    // Preflight lines (warnings, the demo pair's note) may come first; the error follows.
+    let error = p
+        .stderr
+        .seen
+        .iter()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no `error: ` line in stderr: {stderr}"));
+    assert!(
+        p.stderr
+            .seen
+            .iter()
+            .take_while(|l| !l.starts_with("error: "))
+            .all(|l| level(l) == Some("WARN") || level(l) == Some("INFO")),
+        "only log lines before the error: {stderr}"
+    );
+    if let Some(first) = fragments.first() {
+        assert!(
+            error.contains(first),
+            "the error line should name {first:?}: {error}"
+        );
+    }
+    for f in fragments {
+        assert!(stderr.contains(f), "expected {f:?} in stderr: {stderr}");
+    }
+    assert!(!stderr.contains("no items found"), "{stderr}");
+    assert!(
+        !p.stdout.text().contains("listening"),
+        "stdout: {}",
+        p.stdout.text()
+    );
+}
