@@ -74,7 +74,10 @@ pub struct ServerOptions {
     pub(crate) max_per_address: Option<usize>,
     pub(crate) when_full: WhenFull,
     pub(crate) max_queued_events: usize,
-    pub(crate) bind: String,
+    /// Every address to listen on (at least one unless the server is given listeners).
+    pub(crate) bind: Vec<String>,
+    /// Accept this many connections, then stop accepting and shut down once they close.
+    pub(crate) exit_after: Option<u64>,
     pub(crate) high_water_mark: usize,
     pub(crate) read_limit: usize,
     pub(crate) grace_period: Duration,
@@ -103,7 +106,8 @@ impl ServerOptions {
             max_per_address: None,
             max_queued_events: 16 * 1024,
             when_full: WhenFull::EvictIdle,
-            bind: "127.0.0.1:8000".into(),
+            bind: vec!["127.0.0.1:8000".into()],
+            exit_after: None,
             high_water_mark: 64 * 1024,
             read_limit: 128 * 1024,
             grace_period: Duration::from_secs(5),
@@ -394,14 +398,35 @@ impl ServerOptions {
     /// The address to listen on, such as `"127.0.0.1:8000"`, `"[::1]:0"` or `"0.0.0.0:443"`.
     /// Port 0 picks a free port; [`Server::local_addr`](crate::Server::local_addr) and the
     /// `Listening` event report it. Defaults to `127.0.0.1:8000`.
+    /// Replaces every address given before, [`also_bind`](Self::also_bind)'s included.
     pub fn bind(mut self, addr: impl Into<String>) -> Self {
-        self.bind = addr.into();
+        self.bind = vec![addr.into()];
         self
     }
 
     /// Same as [`bind`](Self::bind), from a socket address.
     pub fn bind_addr(self, addr: SocketAddr) -> Self {
         self.bind(addr.to_string())
+    }
+
+    /// Listens on `addr` as well as on the addresses given before, such as `"[::1]:8443"`
+    /// next to `"127.0.0.1:8443"` (each address has its own accept thread; connections
+    /// from all of them share the limits and the pool). Each is bound before the server
+    /// starts, and any that fails stops it. [`Server::local_addrs`](crate::Server::local_addrs)
+    /// lists them, and each has its `Listening` event.
+    pub fn also_bind(mut self, addr: impl Into<String>) -> Self {
+        self.bind.push(addr.into());
+        self
+    }
+
+    /// Accepts `n` connections, then closes the listening sockets, lets those connections
+    /// finish on their own, and shuts down (as `openssl s_server -naccept n` does): a test
+    /// can start a server for exactly the clients it runs. A connection that arrives after
+    /// the `n`th is closed unanswered. Off by default; 0 is refused by
+    /// [`Server::bind`](crate::Server::bind).
+    pub fn exit_after(mut self, n: u64) -> Self {
+        self.exit_after = Some(n);
+        self
     }
 
     /// When a connection's unsent output reaches this many bytes,
@@ -533,6 +558,13 @@ impl ServerOptions {
                 Setting::MaxHandshakes,
                 "0: no handshake could ever start",
                 "give at least 1 (the default is a quarter of the connection cap, at least 8)",
+            );
+        }
+        if self.exit_after == Some(0) {
+            return refuse(
+                Setting::ExitAfter,
+                "0: the server would stop before its first client",
+                "give the number of connections to serve before exiting, at least 1",
             );
         }
         if self.max_per_address == Some(0) {

@@ -62,6 +62,10 @@ pub enum Setting {
     WhenFull,
     /// The listening address ([`ServerOptions::bind`](crate::ServerOptions::bind)).
     Bind,
+    /// Listening sockets made elsewhere ([`Server::from_listeners`](crate::Server::from_listeners)).
+    Listener,
+    /// Stopping after some connections ([`ServerOptions::exit_after`](crate::ServerOptions::exit_after)).
+    ExitAfter,
     /// The key-log file ([`ServerOptions::key_log_file`](crate::ServerOptions::key_log_file)).
     KeyLog,
     /// A ready-made rustls configuration ([`ServerOptions::server_config`](crate::ServerOptions::server_config)).
@@ -113,6 +117,8 @@ impl Setting {
             Setting::MaxPerAddress => "ServerOptions::max_connections_per_address",
             Setting::WhenFull => "ServerOptions::when_full",
             Setting::Bind => "ServerOptions::bind",
+            Setting::Listener => "Server::from_listeners",
+            Setting::ExitAfter => "ServerOptions::exit_after",
             Setting::KeyLog => "ServerOptions::key_log_file",
             Setting::ServerConfig => "ServerOptions::server_config",
             Setting::CheckCa => "check::Options::ca_file",

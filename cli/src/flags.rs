@@ -34,6 +34,8 @@ fn flag(setting: Setting) -> &'static str {
         Setting::MaxPerAddress => "--max-per-address",
         Setting::WhenFull => "--when-full",
         Setting::Bind => "--bind",
+        Setting::Listener => "--listen-fd",
+        Setting::ExitAfter => "--exit-after",
         Setting::KeyLog => "--keylog",
         Setting::CheckCa => "--ca",
         Setting::CheckHost => "--host",

@@ -6,6 +6,7 @@
 
 mod check;
 mod flags;
+mod listen;
 mod logger;
 mod probe;
 mod serve;

@@ -2,7 +2,6 @@
 //! echo or HTTPS mode, JSON event lines, and the signals that reload or stop it.
 
 use std::io::Write;
-use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -11,9 +10,10 @@ use lexopt::prelude::*;
 use tls_server::check::{self, Status};
 use tls_server::https;
 use tls_server::tls::{Provider, SniFallback};
-use tls_server::{ClientAuth, Event, Server, ServerOptions, TlsStream, TlsVersion, WhenFull};
+use tls_server::{ClientAuth, Event, ServerOptions, TlsStream, TlsVersion, WhenFull};
 
 use crate::flags::{self, duration};
+use crate::listen::{self, Listen};
 use crate::{logger, signals, Command};
 
 /// The demo certificates, relative to the working directory: what `make run` serves.
@@ -25,8 +25,12 @@ pub(crate) const HELP: &str = "\
 SERVE OPTIONS (defaults in brackets):
     --bind ADDR               address to listen on: an IP, [IPV6] or host name, with
                               :PORT or without (then port 8000); [::] takes IPv6 and
-                              IPv4 [127.0.0.1:8000]; port 0 picks a free one
+                              IPv4; repeatable [127.0.0.1:8000]; port 0 picks a free one
     --port N                  the port, 0 to 65535, whatever --bind says
+    --listen-fd N             serve on the listening socket inherited as descriptor N
+                              instead (repeatable); systemd's LISTEN_FDS is used alike
+    --exit-after N            accept N connections, then stop accepting and exit when
+                              they have closed (openssl s_server -naccept) [never]
     --cert FILE               certificate chain, PEM, leaf first [certs/server.crt]
     --key FILE                private key, PEM, unencrypted [certs/server.key]
     --tls-versions LIST       accepted versions, e.g. 1.3 or 1.2,1.3 [1.2,1.3]
@@ -74,6 +78,9 @@ SERVE OPTIONS (defaults in brackets):
 /// Everything `serve` was told.
 pub struct Serve {
     options: ServerOptions,
+    /// The addresses to bind; none when the sockets are inherited.
+    addresses: Vec<String>,
+    listen: Listen,
     /// The preflight `tls-server check` runs on the same files (the default pair, then each
     /// `--sni` pair), unless `--no-check`.
     preflight: Vec<check::Options>,
@@ -90,8 +97,10 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
         .naming(flags::naming())
         .cert_file(DEMO_CERT)
         .key_file(DEMO_KEY);
-    let mut bind = String::from("127.0.0.1");
-    let mut port: Option<u16> = None;
+    let mut listen = Listen {
+        systemd: listen::systemd_sockets(),
+        ..Listen::default()
+    };
     let mut events_json = false;
     let mut https = false;
     let mut alpn: Option<Vec<String>> = None;
@@ -106,10 +115,22 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
         .map(Into::into);
     while let Some(arg) = parser.next()? {
         match arg {
-            Long("bind") => bind = parser.value()?.string()?,
+            Long("bind") => listen.binds.push(parser.value()?.string()?),
+            Long("listen-fd") => {
+                let fd = listen::parse_fd(&parser.value()?.string()?, &listen.fds)?;
+                listen.fds.push(fd);
+            }
+            Long("exit-after") => {
+                let value = parser.value()?.string()?;
+                options = options.exit_after(value.trim().parse::<u64>().map_err(|_| {
+                    format!(
+                        "--exit-after: {value:?} is not a number of connections — give 1 or more"
+                    )
+                })?);
+            }
             Long("port") => {
                 let value = parser.value()?.string()?;
-                port = Some(value.parse::<u16>().map_err(|_| {
+                listen.port = Some(value.parse::<u16>().map_err(|_| {
                     format!("--port: {value:?} is not a port — use a number from 0 to 65535 (0 picks a free one)")
                 })?)
             }
@@ -250,7 +271,7 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
             other => return Err(flags::unknown(other, HELP, "serve ").into()),
         }
     }
-    let bind = bind_address(&bind, port);
+    let addresses = listen.addresses()?;
     if let Some(path) = keylog {
         options = options.key_log_file(path);
     }
@@ -294,7 +315,9 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
             true => std::iter::once(preflight).chain(sni_checks).collect(),
             false => Vec::new(),
         },
-        options: options.bind(bind),
+        options,
+        addresses,
+        listen,
         events_json,
         https,
         log_level: match log_level {
@@ -316,45 +339,6 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
 /// would look "not valid yet" for that reason alone.
 fn clock_for_checks(now: SystemTime, built: SystemTime) -> Option<SystemTime> {
     (now < built).then_some(built)
-}
-
-/// The port `serve` listens on when neither `--bind` nor `--port` names one.
-const DEFAULT_PORT: u16 = 8000;
-
-/// `--bind` and `--port` as one address for the library: `--port` replaces the port of
-/// `--bind`, and an address without one gets [`DEFAULT_PORT`]. An IPv6 address gets its
-/// brackets. Anything else goes on as typed, and the library says what is wrong with it.
-fn bind_address(bind: &str, port: Option<u16>) -> String {
-    if let Ok(mut addr) = bind.parse::<SocketAddr>() {
-        if let Some(port) = port {
-            addr.set_port(port);
-        }
-        return addr.to_string();
-    }
-    let bare = bind
-        .strip_prefix('[')
-        .and_then(|b| b.strip_suffix(']'))
-        .unwrap_or(bind);
-    // "::1:8443" is an address, but more likely ::1 with a port: the library refuses it
-    // as ambiguous (a last group of two digits or more after an address).
-    let ambiguous = bind.rsplit_once(':').is_some_and(|(ip, last)| {
-        last.len() >= 2 && last.bytes().all(|b| b.is_ascii_digit()) && ip.parse::<IpAddr>().is_ok()
-    });
-    if let (Ok(ip), false) = (bare.parse::<IpAddr>(), ambiguous) {
-        return SocketAddr::new(ip, port.unwrap_or(DEFAULT_PORT)).to_string();
-    }
-    match bind.rsplit_once(':') {
-        // HOST:PORT
-        Some((host, given)) if !host.contains(':') && given.parse::<u16>().is_ok() => {
-            format!(
-                "{host}:{}",
-                port.map_or(given.to_string(), |p| p.to_string())
-            )
-        }
-        // HOST
-        None if !bind.is_empty() => format!("{bind}:{}", port.unwrap_or(DEFAULT_PORT)),
-        _ => bind.to_string(),
-    }
 }
 
 fn split(list: &str) -> impl Iterator<Item = &str> {
@@ -381,11 +365,11 @@ pub(crate) fn run(cfg: Box<Serve>) -> Result<(), Box<dyn std::error::Error>> {
         run_preflight(&preflight, cfg.demo_key && i == 0)?;
     }
     let signals = signals::take()?;
-    let server = if cfg.https {
-        Server::bind_streams(cfg.options.clone(), https_connection)?
-    } else {
-        Server::bind(cfg.options.clone())?
-    };
+    let server = cfg.listen.start(
+        &cfg.addresses,
+        cfg.options.clone(),
+        cfg.https.then_some(https_connection as fn(TlsStream)),
+    )?;
     signals::handle(signals, &server, cfg.options.clone())?;
     if cfg.https {
         log::info!("https mode: GET / answers this connection's TLS facts as JSON; Ctrl-C stops");
@@ -399,12 +383,13 @@ pub(crate) fn run(cfg: Box<Serve>) -> Result<(), Box<dyn std::error::Error>> {
     if cfg.https && cfg.events_json {
         // The stream style queues events only once events() is called: `listening` came
         // before, so print it here (no client can know the port before this line).
-        let addr = server.local_addr();
-        let _ = writeln!(
-            out.lock().unwrap_or_else(|e| e.into_inner()),
-            "{}",
-            Event::Listening { addr }.to_json()
-        );
+        for &addr in server.local_addrs() {
+            let _ = writeln!(
+                out.lock().unwrap_or_else(|e| e.into_inner()),
+                "{}",
+                Event::Listening { addr }.to_json()
+            );
+        }
     }
     while let Ok(event) = events.recv() {
         if cfg.events_json {
@@ -529,8 +514,6 @@ fn https_connection(mut stream: TlsStream) {
 
 #[cfg(test)]
 mod tests {
-    use super::bind_address;
-
     #[test]
     fn a_clock_before_the_build_checks_as_of_the_build() {
         use std::time::{Duration, UNIX_EPOCH};
@@ -539,32 +522,5 @@ mod tests {
         let later = built + Duration::from_secs(1);
         assert_eq!(super::clock_for_checks(later, built), None);
         assert_eq!(super::clock_for_checks(built, built), None);
-    }
-
-    #[test]
-    fn bind_and_port_make_one_address() {
-        let cases: [(&str, Option<u16>, &str); 13] = [
-            ("127.0.0.1:8443", None, "127.0.0.1:8443"),
-            ("127.0.0.1:8443", Some(0), "127.0.0.1:0"),
-            ("127.0.0.1", None, "127.0.0.1:8000"),
-            ("0.0.0.0", Some(9000), "0.0.0.0:9000"),
-            ("::1", Some(0), "[::1]:0"),
-            ("::1", None, "[::1]:8000"),
-            ("[::1]", Some(0), "[::1]:0"),
-            ("[::1]:8443", None, "[::1]:8443"),
-            ("[::]", None, "[::]:8000"),
-            ("localhost:8443", Some(0), "localhost:0"),
-            ("localhost", None, "localhost:8000"),
-            // Left as typed, for the library to explain.
-            ("localhost:https", None, "localhost:https"),
-            ("::1:8443", Some(0), "::1:8443"),
-        ];
-        for (bind, port, want) in cases {
-            assert_eq!(
-                bind_address(bind, port),
-                want,
-                "--bind {bind} --port {port:?}"
-            );
-        }
     }
 }

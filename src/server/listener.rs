@@ -7,6 +7,7 @@
 use std::fs::File;
 use std::io;
 use std::net::{IpAddr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -39,6 +40,44 @@ pub(crate) fn bind(addr: &str, naming: Naming) -> Result<TcpListener, Error> {
     socket.bind(&sockaddr.into()).map_err(bind_err)?;
     socket.listen(1024).map_err(bind_err)?;
     Ok(socket.into())
+}
+
+/// A listening socket made elsewhere ([`Server::from_listeners`](crate::Server::from_listeners),
+/// `--listen-fd`, systemd's socket activation): it must be a TCP socket that `listen()` was
+/// called on. It is put in blocking mode, which the accept loop needs.
+pub(crate) fn adopt(listener: TcpListener, naming: Naming) -> Result<TcpListener, Error> {
+    let refuse = |problem: String, fix: &str| Err(naming.error(Setting::Listener, problem, fix));
+    let addr = match listener.local_addr() {
+        Ok(addr) => addr,
+        Err(e) => {
+            return refuse(
+                format!("the socket has no address ({e})"),
+                "pass a TCP socket that is bound and listening",
+            )
+        }
+    };
+    match socket2::SockRef::from(&listener).is_listener() {
+        Ok(true) => {}
+        Ok(false) => {
+            return refuse(
+                format!("the socket bound to {addr} is not listening"),
+                "call listen() on it before passing it (std's TcpListener::bind does)",
+            )
+        }
+        Err(e) => {
+            return refuse(
+                format!("cannot tell whether the socket bound to {addr} listens ({e})"),
+                "pass a TCP socket that is bound and listening",
+            )
+        }
+    }
+    if let Err(e) = listener.set_nonblocking(false) {
+        return refuse(
+            format!("cannot put the socket bound to {addr} in blocking mode ({e})"),
+            "pass a TCP socket that is bound and listening",
+        );
+    }
+    Ok(listener)
 }
 
 /// The address `addr` names: `IP:PORT`, `[IPV6]:PORT` or `HOST:PORT`. The forms that lack
@@ -122,15 +161,48 @@ pub(crate) fn port_without_brackets(addr: &str) -> Option<(Ipv6Addr, u16)> {
     Some((ip.parse().ok()?, port.parse().ok()?))
 }
 
-pub(crate) fn run(listener: TcpListener, shared: Arc<Shared>, timer_thread: JoinHandle<()>) {
+/// The accept thread of the first listener: it accepts on `first` while each of `others`
+/// accepts on another listener ([`spawn_accept`]); once all have stopped it waits out the
+/// last connections (after [`ServerOptions::exit_after`](crate::ServerOptions::exit_after))
+/// or closes them (a shutdown).
+pub(crate) fn run(
+    first: TcpListener,
+    others: Vec<JoinHandle<()>>,
+    shared: Arc<Shared>,
+    timer_thread: JoinHandle<()>,
+) {
+    accept_loop(first, &shared);
+    for other in others {
+        let _ = other.join();
+    }
+    if !shared.stopping() {
+        // exit_after: every connection it allowed was accepted; let them finish.
+        shutdown::drain(&shared);
+    }
+    shutdown::finish(&shared, timer_thread);
+}
+
+/// A thread that accepts on one more listener, alongside [`run`]'s.
+pub(crate) fn spawn_accept(
+    listener: TcpListener,
+    shared: &Arc<Shared>,
+) -> io::Result<JoinHandle<()>> {
+    let shared = shared.clone();
+    std::thread::Builder::new()
+        .name("tls-server-accept".into())
+        .spawn(move || accept_loop(listener, &shared))
+}
+
+/// Accepts until the server stops or has accepted its `exit_after` connections.
+fn accept_loop(listener: TcpListener, shared: &Arc<Shared>) {
     let mut out_of_descriptors = Backoff::new();
     let mut lagging = false;
     loop {
         let (sock, peer) = match listener.accept() {
             Ok(accepted) => accepted,
-            Err(_) if shared.stopping() => break,
+            Err(_) if shared.stopping() || shared.all_accepted() => break,
             Err(e) if is_descriptor_exhaustion(&e) => {
-                out_of_descriptors.exhausted(&shared, &listener, &e);
+                out_of_descriptors.exhausted(shared, &listener, &e);
                 continue;
             }
             Err(e) => {
@@ -145,17 +217,37 @@ pub(crate) fn run(listener: TcpListener, shared: Arc<Shared>, timer_thread: Join
         if shared.stopping() {
             break;
         }
+        let last = match shared.exit_after {
+            None => false,
+            Some(n) => {
+                let nth = shared.accepted.fetch_add(1, Ordering::SeqCst) + 1;
+                if nth > n {
+                    // Past the count (another listener took the last one, or this is
+                    // the wake-up connection): not served.
+                    break;
+                }
+                nth == n
+            }
+        };
         out_of_descriptors.recovered();
         // Checked after accept, so that a pause starts with the first connection that
         // finds the queue full; it waits, accepted but not yet served.
-        wait_for_event_loop(&shared, &mut lagging);
+        wait_for_event_loop(shared, &mut lagging);
         if shared.stopping() {
             break;
         }
-        admit(&shared, sock, peer);
+        admit(shared, sock, peer);
+        if last {
+            log::info!(
+                "{} connection(s) accepted ({}): no more are taken; the server stops when they have closed",
+                shared.accepted.load(Ordering::SeqCst),
+                shared.naming.of(Setting::ExitAfter)
+            );
+            // Wake the other accept threads, which find the count reached.
+            shutdown::wake(shared);
+            break;
+        }
     }
-    drop(listener);
-    shutdown::finish(&shared, timer_thread);
 }
 
 /// While the event loop has `max_queued_events` events to catch up on, serve and accept

@@ -19,7 +19,7 @@ mod reload;
 mod shared;
 mod shutdown;
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -32,6 +32,7 @@ use crate::options::ServerOptions;
 use crate::server::pool::Pool;
 use crate::server::registry::{Admission, Registry};
 use crate::server::shared::{Mode, Settings, Shared};
+use crate::setting::Setting;
 use crate::stream::TlsStream;
 use crate::tls::context::SecureContext;
 use crate::tls::served::Reloaded;
@@ -67,9 +68,14 @@ impl ServerHandle {
         shutdown::begin(&self.shared);
     }
 
-    /// The address the server listens on.
+    /// The address the server listens on (the first, when it listens on several).
     pub fn local_addr(&self) -> SocketAddr {
         self.shared.local_addr
+    }
+
+    /// Every address the server listens on, in the order given.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.shared.local_addrs
     }
 
     /// Connections handshaking or open right now.
@@ -140,19 +146,92 @@ impl Server {
         Self::start(options, Mode::Stream(Arc::new(handler)), false)
     }
 
+    /// Like [`bind`](Self::bind), on a listening socket made elsewhere — by a test that
+    /// binds port 0 first and so never races for a port, by a parent process, by systemd's
+    /// socket activation. [`ServerOptions::bind`] is not used. The socket must be
+    /// listening (std's [`TcpListener::bind`] does that); it is checked, and put in
+    /// blocking mode.
+    pub fn from_listener(listener: TcpListener, options: ServerOptions) -> Result<Server, Error> {
+        Self::from_listeners(vec![listener], options)
+    }
+
+    /// Like [`from_listener`](Self::from_listener), on several sockets (each gets its own
+    /// accept thread), for example every socket systemd passed. At least one is needed.
+    pub fn from_listeners(
+        listeners: Vec<TcpListener>,
+        options: ServerOptions,
+    ) -> Result<Server, Error> {
+        Self::start_on(Some(listeners), options, Mode::Events, true)
+    }
+
+    /// [`bind_streams`](Self::bind_streams) on listening sockets made elsewhere, as
+    /// [`from_listeners`](Self::from_listeners) takes them.
+    pub fn from_listeners_streams<F>(
+        listeners: Vec<TcpListener>,
+        options: ServerOptions,
+        handler: F,
+    ) -> Result<Server, Error>
+    where
+        F: Fn(TlsStream) + Send + Sync + 'static,
+    {
+        Self::start_on(
+            Some(listeners),
+            options,
+            Mode::Stream(Arc::new(handler)),
+            false,
+        )
+    }
+
     fn start(options: ServerOptions, mode: Mode, want_events: bool) -> Result<Server, Error> {
+        Self::start_on(None, options, mode, want_events)
+    }
+
+    /// Starts on `listeners`, or on sockets bound to the options' addresses when `None`.
+    fn start_on(
+        listeners: Option<Vec<TcpListener>>,
+        options: ServerOptions,
+        mode: Mode,
+        want_events: bool,
+    ) -> Result<Server, Error> {
         let naming = options.tls.naming;
         options.check_limits()?;
         let tls = setup::build(&options.tls, None)?;
-        let listener = listener::bind(&options.bind, naming)?;
-        let local_addr = listener
-            .local_addr()
+        let listeners = match listeners {
+            Some(given) if given.is_empty() => {
+                return Err(naming.error(
+                    Setting::Listener,
+                    "no listening socket was given",
+                    "pass at least one",
+                ))
+            }
+            Some(given) => given
+                .into_iter()
+                .map(|l| listener::adopt(l, naming))
+                .collect::<Result<Vec<_>, _>>()?,
+            None if options.bind.is_empty() => {
+                return Err(naming.error(
+                    Setting::Bind,
+                    "no address to listen on",
+                    "give one, such as 127.0.0.1:8000",
+                ))
+            }
+            None => options
+                .bind
+                .iter()
+                .map(|addr| listener::bind(addr, naming))
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        let local_addrs = listeners
+            .iter()
+            .map(TcpListener::local_addr)
+            .collect::<Result<Vec<_>, _>>()
             .map_err(|e| Error::io("reading the bound address", e))?;
         let (events_tx, events) = EventSender::new(want_events, naming);
         let (timers, timer_thread) =
             Timers::start().map_err(|e| Error::io("starting the timer thread", e))?;
         let settings = Settings {
-            local_addr,
+            local_addrs: local_addrs.clone(),
+            exit_after: options.exit_after,
             mode,
             limits: Limits {
                 high_water_mark: options.high_water_mark,
@@ -189,12 +268,26 @@ impl Server {
             timers,
             Registry::new(admission, naming),
         ));
-        shared.events.send(Event::Listening { addr: local_addr });
-        log::info!("listening on {local_addr}");
+        for &addr in &local_addrs {
+            shared.events.send(Event::Listening { addr });
+            log::info!("listening on {addr}");
+        }
+        let mut listeners = listeners.into_iter();
+        let first = listeners
+            .next()
+            .expect("at least one listener, checked above");
+        let others = listeners
+            .map(|l| listener::spawn_accept(l, &shared))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| {
+                // The accept threads already started see the flag and end.
+                shutdown::begin(&shared);
+                Error::io("starting an accept thread", e)
+            })?;
         let for_thread = shared.clone();
         let listener = std::thread::Builder::new()
             .name("tls-server-accept".into())
-            .spawn(move || listener::run(listener, for_thread, timer_thread))
+            .spawn(move || listener::run(first, others, for_thread, timer_thread))
             .map_err(|e| Error::io("starting the accept thread", e))?;
         Ok(Server {
             shared,
@@ -203,9 +296,15 @@ impl Server {
         })
     }
 
-    /// The address the server listens on (the real port when port 0 was asked for).
+    /// The address the server listens on (the real port when port 0 was asked for; the
+    /// first address when it listens on several).
     pub fn local_addr(&self) -> SocketAddr {
         self.shared.local_addr
+    }
+
+    /// Every address the server listens on, in the order given.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.shared.local_addrs
     }
 
     /// The event stream. May be called more than once; each event goes to one receiver.

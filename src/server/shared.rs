@@ -29,7 +29,14 @@ pub(crate) enum Mode {
 
 /// State shared by the listener, the connection threads and every handle.
 pub(crate) struct Shared {
+    /// The first of `local_addrs`.
     pub local_addr: SocketAddr,
+    /// Every address listened on, in the order given.
+    pub local_addrs: Vec<SocketAddr>,
+    /// Stop accepting after this many connections.
+    pub exit_after: Option<u64>,
+    /// Connections accepted so far, counted only with `exit_after`.
+    pub accepted: AtomicU64,
     /// The TLS setup new connections use; replaced whole by a reload.
     pub(super) tls: RwLock<Arc<Setup>>,
     /// Serialises reloads and run-time SNI additions.
@@ -65,7 +72,8 @@ pub(crate) struct Shared {
 
 /// The settings of a server, as resolved at bind (everything but the TLS setup).
 pub(crate) struct Settings {
-    pub local_addr: SocketAddr,
+    pub local_addrs: Vec<SocketAddr>,
+    pub exit_after: Option<u64>,
     pub mode: Mode,
     pub limits: Limits,
     pub handshake_timeout: Duration,
@@ -86,7 +94,10 @@ impl Shared {
         registry: Registry,
     ) -> Shared {
         Shared {
-            local_addr: settings.local_addr,
+            local_addr: settings.local_addrs[0],
+            local_addrs: settings.local_addrs,
+            exit_after: settings.exit_after,
+            accepted: AtomicU64::new(0),
             tls: RwLock::new(Arc::new(tls)),
             reloading: Mutex::new(()),
             notify: Arc::new(events.clone()),
@@ -108,6 +119,12 @@ impl Shared {
             finished: Mutex::new(false),
             finished_cv: Condvar::new(),
         }
+    }
+
+    /// `exit_after` connections have been accepted: no more are.
+    pub(crate) fn all_accepted(&self) -> bool {
+        self.exit_after
+            .is_some_and(|n| self.accepted.load(Ordering::SeqCst) >= n)
     }
 
     pub(crate) fn stopping(&self) -> bool {

@@ -19,17 +19,34 @@ pub(crate) fn begin(shared: &Shared) {
     if shared.stopping.swap(true, Ordering::SeqCst) {
         return;
     }
-    // accept() does not notice a flag: wake it with a connection of our own.
-    let wake = match shared.local_addr {
-        SocketAddr::V4(a) if a.ip().is_unspecified() => {
-            SocketAddr::from(([127, 0, 0, 1], a.port()))
+    wake(shared);
+}
+
+/// accept() does not notice a flag: wake each accept thread with a connection of our own
+/// (refused at once where the listener is already closed).
+pub(crate) fn wake(shared: &Shared) {
+    for addr in &shared.local_addrs {
+        let wake = match *addr {
+            SocketAddr::V4(a) if a.ip().is_unspecified() => {
+                SocketAddr::from(([127, 0, 0, 1], a.port()))
+            }
+            SocketAddr::V6(a) if a.ip().is_unspecified() => {
+                SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, a.port()))
+            }
+            a => a,
+        };
+        let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
+    }
+}
+
+/// After `exit_after`: waits until every connection has ended by itself, or until a
+/// shutdown begins (which then closes them as usual).
+pub(crate) fn drain(shared: &Shared) {
+    while !shared.stopping() {
+        if wait_idle(shared, Instant::now() + Duration::from_millis(100)) {
+            return;
         }
-        SocketAddr::V6(a) if a.ip().is_unspecified() => {
-            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, a.port()))
-        }
-        a => a,
-    };
-    let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
+    }
 }
 
 /// After the accept loop: close every connection (gracefully, then by force), stop the
