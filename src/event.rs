@@ -183,7 +183,10 @@ impl Event {
             Event::Close {
                 socket: s,
                 had_error,
-            } => socket(o, s).bool("had_error", *had_error),
+            } => socket(o, s)
+                .bool("had_error", *had_error)
+                .num("bytesRead", s.bytes_read())
+                .num("bytesWritten", s.bytes_written()),
             Event::Refused {
                 peer,
                 limit,

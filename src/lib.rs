@@ -123,7 +123,8 @@ pub mod probe;
 mod server;
 pub mod setting; // base
 mod socket;
-mod stream; // ... up to here
+mod stream;
+mod summary; // ... up to here
 pub mod tls;
 mod util; // base
 
@@ -137,6 +138,7 @@ pub use options::{ServerOptions, WhenFull};
 pub use server::{Server, ServerHandle};
 pub use socket::TlsSocket;
 pub use stream::TlsStream;
+pub use summary::Summary;
 pub use tls::{ClientAuth, TlsVersion};
 
 /// Re-exported so advanced users can build a [`rustls::ServerConfig`] for

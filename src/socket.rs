@@ -3,10 +3,11 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use crate::connection::{Conn, SocketInfo};
+use crate::connection::{Conn, SocketInfo, Traffic};
 use crate::tls::{AuthorizationError, CertificateInfo};
 
 /// A handle to one secure connection: cheap to clone, `Send`, usable from any thread.
@@ -17,6 +18,7 @@ use crate::tls::{AuthorizationError, CertificateInfo};
 #[derive(Clone)]
 pub struct TlsSocket {
     info: Arc<SocketInfo>,
+    traffic: Arc<Traffic>,
     conn: Weak<Conn>,
 }
 
@@ -25,6 +27,7 @@ impl TlsSocket {
     pub(crate) fn of(conn: &Arc<Conn>) -> Self {
         TlsSocket {
             info: conn.info.clone(),
+            traffic: conn.traffic.clone(),
             conn: Arc::downgrade(conn),
         }
     }
@@ -92,6 +95,18 @@ impl TlsSocket {
     /// Why the client is not authorized (Node's `authorizationError`).
     pub fn authorization_error(&self) -> Option<&AuthorizationError> {
         self.info.authorization_error.as_ref()
+    }
+
+    /// Application bytes received so far (decrypted; Node's `bytesRead` counts the same
+    /// for a TLS socket). Still readable after the connection closed.
+    pub fn bytes_read(&self) -> u64 {
+        self.traffic.read.load(Ordering::Relaxed)
+    }
+
+    /// Application bytes accepted for sending so far (before encryption; Node's
+    /// `bytesWritten`). Still readable after the connection closed.
+    pub fn bytes_written(&self) -> u64 {
+        self.traffic.written.load(Ordering::Relaxed)
     }
 
     /// The client's certificate, if it sent one (Node's `getPeerCertificate()`).

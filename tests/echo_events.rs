@@ -142,3 +142,58 @@ fn a_client_that_closes_right_after_close_notify_is_not_an_error() {
     });
     assert!(!had_error);
 }
+
+/// `bytes_read`/`bytes_written` count application bytes in both styles, are still there in
+/// `Close` (after the connection is gone), and add up in a `Summary`.
+#[test]
+fn byte_counts_reach_close_and_the_summary() {
+    use tls_server::Summary;
+    let chunk = pattern(10_000, 7);
+    let (events_server, events, addr) = start(options());
+    let (streams_server, stream_events, stream_addr) = serve_echo_streams(options());
+    for (events, addr, by_events) in [(&events, addr, true), (&stream_events, stream_addr, false)] {
+        let mut summary = Summary::new();
+        let mut client = connect(addr);
+        let me = client.sock.local_addr().unwrap();
+        let id = wait_for(events, "secureConnection", |e| {
+            summary.record(e);
+            match e {
+                Event::SecureConnection(s) if s.remote_addr() == me => Some(s.id()),
+                _ => None,
+            }
+        });
+        for _ in 0..4 {
+            if by_events {
+                // This test is the echo handler (the Data events are not summed).
+                echo(events, &mut client, id, &chunk);
+            } else {
+                assert_eq!(echo_roundtrip(&mut client, &chunk), chunk);
+            }
+        }
+        drop(client);
+        let (read, written) = wait_for(events, "close", |e| {
+            summary.record(e);
+            match e {
+                Event::Close { socket, .. } => Some((socket.bytes_read(), socket.bytes_written())),
+                _ => None,
+            }
+        });
+        assert_eq!(
+            (read, written),
+            (40_000, 40_000),
+            "events style: {by_events}"
+        );
+        assert_eq!(summary.secure, 1);
+        assert_eq!(
+            (summary.bytes_read, summary.bytes_written),
+            (40_000, 40_000)
+        );
+        assert!(
+            summary
+                .to_string()
+                .contains("1 secure (0 resumed), 0 failed, 0 refused, 0 evicted, 0 errors, 40000 bytes in, 40000 bytes out"),
+            "{summary}"
+        );
+    }
+    drop((events_server, streams_server));
+}

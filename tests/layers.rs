@@ -24,7 +24,9 @@ const UNITS: &[(&str, u32)] = &[
 ];
 
 /// Root files that make up the handles unit.
-const HANDLES: &[&str] = &["event", "events", "socket", "stream", "handler", "options"];
+const HANDLES: &[&str] = &[
+    "event", "events", "socket", "stream", "handler", "options", "summary",
+];
 
 /// The unit a module belongs to: its folder under src/, or its root file.
 fn unit(module: &str) -> &'static str {

@@ -10,7 +10,7 @@ use lexopt::prelude::*;
 use tls_server::check::{self, Status};
 use tls_server::https;
 use tls_server::tls::{Provider, SniFallback};
-use tls_server::{ClientAuth, Event, ServerOptions, TlsStream, TlsVersion, WhenFull};
+use tls_server::{ClientAuth, Event, ServerOptions, Summary, TlsStream, TlsVersion, WhenFull};
 
 use crate::flags::{self, duration};
 use crate::listen::{self, Listen};
@@ -66,7 +66,8 @@ SERVE OPTIONS (defaults in brackets):
     --keylog FILE             append TLS secrets for Wireshark (also: SSLKEYLOGFILE) [none]
     --mode echo|https         echo: send every byte back; https: answer HTTP/1.1 requests,
                               GET / with this connection's TLS facts as JSON [echo]
-    --events json|none        print one JSON object per event on stdout [none]
+    --events json|none        print one JSON object per event on stdout, and at exit a
+                              \"summary\" object (counts, failures by cause, bytes) [none]
                               SIGHUP reloads --cert/--key/--ca/--crl/--sni/--ticket-keys:
                               checked first; on error the old ones stay
     --log-level FILTER        error, warn, info, debug or trace, for every crate (rustls
@@ -391,15 +392,21 @@ pub(crate) fn run(cfg: Box<Serve>) -> Result<(), Box<dyn std::error::Error>> {
             );
         }
     }
+    let mut summary = Summary::new();
     while let Ok(event) = events.recv() {
+        summary.record(&event);
         if cfg.events_json {
             let line = event.to_json();
             let mut out = out.lock().unwrap_or_else(|e| e.into_inner());
             let _ = writeln!(out, "{line}");
+            if matches!(event, Event::Closed) {
+                let _ = writeln!(out, "{}", summary.to_json());
+            }
             let _ = out.flush();
         }
         echo(&event);
         if matches!(event, Event::Closed) {
+            log::info!("summary: {summary}");
             break;
         }
     }

@@ -174,8 +174,56 @@ fn exit_after_serves_n_connections_then_exits_cleanly() {
         "{events:?}"
     );
     assert_eq!(
-        events.last().map(String::as_str),
-        Some("closed"),
-        "{events:?}"
+        &events[events.len() - 2..],
+        ["closed", "summary"],
+        "the summary comes last: {events:?}"
     );
+    let summary = json(server.stdout.seen.last().unwrap());
+    assert_eq!(summary.num("connections"), 2.0);
+    assert_eq!(summary.num("secure"), 2.0);
+    assert_eq!(summary.num("failures"), 0.0);
+    assert_eq!(summary.num("bytesRead"), 6.0, "\"one\" and \"two\"");
+    assert_eq!(summary.num("bytesWritten"), 6.0, "echoed");
+    let line = server
+        .stderr
+        .seen
+        .iter()
+        .find(|l| l.contains("summary: "))
+        .expect("a summary log line");
+    assert!(
+        line.contains("2 connections, 2 secure (0 resumed), 0 failed"),
+        "{line}"
+    );
+}
+
+#[test]
+fn the_summary_counts_failed_handshakes_by_cause() {
+    let mut server = Proc::spawn(
+        "tls-server",
+        &mut tls_server(&[
+            "serve",
+            "--port",
+            "0",
+            "--events",
+            "json",
+            "--exit-after",
+            "1",
+        ]),
+    );
+    let addr = listening_lines(&mut server, 1)[0];
+    // Plain HTTP at a TLS port: a not-tls failure.
+    let mut plain = std::net::TcpStream::connect(addr).unwrap();
+    std::io::Write::write_all(&mut plain, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut rest = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut plain, &mut rest);
+    assert!(server.wait_exit().success());
+    let summary = json(server.stdout.seen.last().unwrap());
+    assert_eq!(summary.event(), "summary");
+    assert_eq!(summary.num("failures"), 1.0);
+    assert_eq!(summary.obj("failed").num("not-tls"), 1.0);
+    assert!(server
+        .stderr
+        .seen
+        .iter()
+        .any(|l| l.contains("1 failed (not-tls 1)")));
 }

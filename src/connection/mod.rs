@@ -53,8 +53,17 @@ pub(crate) trait Notify: Send + Sync {
     fn timed_out(&self, conn: &Arc<Conn>, idle: Duration);
 }
 
+/// Application bytes a connection moved (plaintext), counted as they pass; shared with its
+/// `TlsSocket`s, which can read them after the connection is gone.
+#[derive(Default)]
+pub(crate) struct Traffic {
+    pub read: AtomicU64,
+    pub written: AtomicU64,
+}
+
 pub(crate) struct Conn {
     pub(crate) info: Arc<SocketInfo>,
+    pub(crate) traffic: Arc<Traffic>,
     sock: Arc<TcpStream>,
     state: Mutex<State>,
     /// Wakes the writer thread, and stream writers waiting for room.
@@ -125,6 +134,7 @@ impl Conn {
     ) -> Arc<Conn> {
         Arc::new_cyclic(|me| Conn {
             info,
+            traffic: Arc::default(),
             sock,
             state: Mutex::new(State {
                 tls,

@@ -4,6 +4,7 @@
 
 use std::io::{self, Read};
 use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::Ordering;
 use std::sync::MutexGuard;
 use std::time::{Duration, Instant};
 
@@ -188,7 +189,12 @@ impl Conn {
             st.peer_ended = true;
             st.peer_closed_cleanly = clean;
         }
+        self.count_read(data.len());
         ReadOutcome::Chunk(data, end)
+    }
+
+    fn count_read(&self, n: usize) {
+        self.traffic.read.fetch_add(n as u64, Ordering::Relaxed);
     }
 
     /// Plaintext that arrived together with the client's Finished message, and whether
@@ -204,6 +210,7 @@ impl Conn {
             st.peer_ended = true;
             st.peer_closed_cleanly = true;
         }
+        self.count_read(data.len());
         (data, closed)
     }
 

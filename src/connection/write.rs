@@ -7,6 +7,7 @@
 
 use std::io::{self, Write};
 use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::Ordering;
 use std::sync::MutexGuard;
 use std::time::Instant;
 
@@ -28,6 +29,9 @@ impl Conn {
         }
         // The rustls buffer limit is off, so this takes everything.
         let _ = st.tls.writer().write_all(data);
+        self.traffic
+            .written
+            .fetch_add(data.len() as u64, Ordering::Relaxed);
         self.push(&mut st);
         let below = Self::pending(&st) < self.limits.high_water_mark;
         if !below {
@@ -53,6 +57,9 @@ impl Conn {
             st = self.wait_state(st);
         }
         let _ = st.tls.writer().write_all(data);
+        self.traffic
+            .written
+            .fetch_add(data.len() as u64, Ordering::Relaxed);
         self.push(&mut st);
         Ok(())
     }
