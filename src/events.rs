@@ -12,6 +12,7 @@ use crate::connection::{Conn, Notify};
 use crate::event::Event;
 use crate::setting::{Naming, Setting};
 use crate::socket::TlsSocket;
+use crate::util::json::Fields;
 
 /// The sending half, shared by every thread of a server.
 #[derive(Clone)]
@@ -90,9 +91,10 @@ impl EventSender {
                 None => return,
             }
         };
+        let fields = Fields(|| event.to_json());
         match unlogged {
-            0 => log::warn!("{line}"),
-            n => log::warn!(
+            0 => log::warn!(fields:% = fields; "{line}"),
+            n => log::warn!(fields:% = fields;
                 "{line} [{n} more refusals, evictions or failed handshakes before this one were not logged one by one: more than {} a second; each was still an event]",
                 Budget::PER_SECOND
             ),
@@ -131,22 +133,23 @@ impl Budget {
 }
 
 fn log_event(event: &Event, naming: Naming) {
+    let fields = Fields(|| event.to_json());
     match event {
-        Event::TlsClientError(e) if e.is_quiet() => log::debug!("{e}"),
-        Event::Timeout { socket, idle } => log::info!(
+        Event::TlsClientError(e) if e.is_quiet() => log::debug!(fields:% = fields; "{e}"),
+        Event::Timeout { socket, idle } => log::info!(fields:% = fields;
             "#{} {}: nothing received or sent for {:.1} s, the idle timeout; closing with close_notify — raise {} if clients are quiet that long on purpose (0 keeps idle connections)",
             socket.id(),
             socket.remote_addr(),
             idle.as_secs_f64(),
             naming.of(Setting::IdleTimeout)
         ),
-        Event::ServerError { error } => log::error!("{error}"),
-        Event::Reloaded(r) => log::info!("{r}"),
+        Event::ServerError { error } => log::error!(fields:% = fields; "{error}"),
+        Event::Reloaded(r) => log::info!(fields:% = fields; "{r}"),
         Event::ReloadFailed { error } => {
-            log::error!("reload refused, still serving the previous certificates: {error}")
+            log::error!(fields:% = fields; "reload refused, still serving the previous certificates: {error}")
         }
         Event::Error { socket, error } => {
-            log::warn!("#{} {}: {error}", socket.id(), socket.remote_addr())
+            log::warn!(fields:% = fields; "#{} {}: {error}", socket.id(), socket.remote_addr())
         }
         _ => {}
     }

@@ -24,8 +24,30 @@ const QUEUE: usize = 4096;
 /// How long `flush` (at exit) waits for the queue to empty.
 const FLUSH_WAIT: Duration = Duration::from_secs(1);
 
+/// How each line is written (`--log-format`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) enum Format {
+    /// `TIME LEVEL [target] message`.
+    #[default]
+    Plain,
+    /// One JSON object per line: `time`, `level`, `target`, `message`, and for a line that
+    /// tells an event, that event's fields as `--events json` prints them.
+    Json,
+}
+
+impl Format {
+    pub(crate) fn parse(name: &str) -> Option<Format> {
+        match name {
+            "plain" => Some(Format::Plain),
+            "json" => Some(Format::Json),
+            _ => None,
+        }
+    }
+}
+
 struct Logger {
     filter: Filter,
+    format: Format,
     tx: SyncSender<String>,
     state: Arc<State>,
 }
@@ -103,7 +125,7 @@ impl Filter {
 }
 
 /// Installs the logger with `filter`.
-pub(crate) fn init(filter: Filter) -> Result<(), Box<dyn std::error::Error>> {
+pub(crate) fn init(filter: Filter, format: Format) -> Result<(), Box<dyn std::error::Error>> {
     let (tx, rx) = sync_channel(QUEUE);
     let state = Arc::new(State {
         dropped: AtomicU64::new(0),
@@ -113,9 +135,14 @@ pub(crate) fn init(filter: Filter) -> Result<(), Box<dyn std::error::Error>> {
     let for_writer = state.clone();
     std::thread::Builder::new()
         .name("tls-server-log".into())
-        .spawn(move || write_lines(rx, &for_writer))?;
+        .spawn(move || write_lines(rx, &for_writer, format))?;
     log::set_max_level(filter.max());
-    let logger = Logger { filter, tx, state };
+    let logger = Logger {
+        filter,
+        format,
+        tx,
+        state,
+    };
     log::set_boxed_logger(Box::new(logger))?;
     Ok(())
 }
@@ -129,13 +156,16 @@ impl Log for Logger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let line = format!(
-            "{} {:<5} [{}] {}\n",
-            rfc3339(SystemTime::now()),
-            record.level(),
-            record.target(),
-            record.args()
-        );
+        let line = match self.format {
+            Format::Plain => format!(
+                "{} {:<5} [{}] {}\n",
+                rfc3339(SystemTime::now()),
+                record.level(),
+                record.target(),
+                record.args()
+            ),
+            Format::Json => json_line(record),
+        };
         *self.state.lock_pending() += 1;
         match self.tx.try_send(line) {
             Ok(()) => {}
@@ -182,21 +212,82 @@ impl State {
 
 /// The writer thread: the only one that touches stderr. Errors are ignored (the line is
 /// lost), never raised.
-fn write_lines(rx: Receiver<String>, state: &State) {
+fn write_lines(rx: Receiver<String>, state: &State, format: Format) {
     let stderr = std::io::stderr();
     for line in rx {
         let dropped = state.dropped.swap(0, Ordering::Relaxed);
         let mut out = stderr.lock();
         if dropped > 0 {
-            let _ = writeln!(
-                out,
-                "WARN  [tls_server::log] {dropped} log line(s) dropped: stderr was not taking them"
-            );
+            let message = format!("{dropped} log line(s) dropped: stderr was not taking them");
+            let now = rfc3339(SystemTime::now());
+            let _ = match format {
+                Format::Plain => writeln!(out, "{now} WARN  [tls_server::log] {message}"),
+                Format::Json => writeln!(
+                    out,
+                    "{{\"time\":{},\"level\":\"warn\",\"target\":\"tls_server::log\",\"message\":{}}}",
+                    quote(&now),
+                    quote(&message)
+                ),
+            };
         }
         let _ = out.write_all(line.as_bytes());
         drop(out);
         state.done(1);
     }
+}
+
+/// A JSON object for a log line's `fields` (see [`json_line`]), made only if displayed.
+pub(crate) struct Fields<F: Fn() -> String>(pub F);
+
+impl<F: Fn() -> String> std::fmt::Display for Fields<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&(self.0)())
+    }
+}
+
+/// A record as one JSON object: `time`, `level` (lower case), `target`, `message`, then the
+/// fields of the event the line tells, if it tells one (the library passes them as the
+/// key-value `fields`, a JSON object).
+fn json_line(record: &Record<'_>) -> String {
+    let mut line = format!(
+        "{{\"time\":{},\"level\":{},\"target\":{},\"message\":{}",
+        quote(&rfc3339(SystemTime::now())),
+        quote(&record.level().as_str().to_ascii_lowercase()),
+        quote(record.target()),
+        quote(&record.args().to_string())
+    );
+    if let Some(fields) = record.key_values().get(log::kv::Key::from_str("fields")) {
+        let fields = fields.to_string();
+        if let Some(inner) = fields
+            .strip_prefix('{')
+            .and_then(|f| f.strip_suffix('}'))
+            .filter(|f| !f.trim().is_empty())
+        {
+            line.push(',');
+            line.push_str(inner);
+        }
+    }
+    line.push_str("}\n");
+    line
+}
+
+/// `text` as a JSON string.
+fn quote(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// `2026-12-02T08:20:01.123Z`: RFC 3339, UTC, milliseconds (the calendar is the `time`

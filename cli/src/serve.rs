@@ -74,6 +74,8 @@ SERVE OPTIONS (defaults in brackets):
                               too), or per target: warn,tls_server::server=debug;
                               logs go to stderr, time-stamped [info for tls-server, warn
                               for rustls; RUST_LOG when set]
+    --log-format plain|json   plain: TIME LEVEL [target] message; json: one object per
+                              line, with the fields of the event a line tells [plain]
 ";
 
 /// Everything `serve` was told.
@@ -89,6 +91,7 @@ pub struct Serve {
     /// `--mode https`: the stream style with `https::serve` instead of echo.
     https: bool,
     log_level: logger::Filter,
+    log_format: logger::Format,
     /// No `--key`: the demo key from `certs/`, public by design.
     demo_key: bool,
 }
@@ -107,6 +110,7 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
     let mut alpn: Option<Vec<String>> = None;
     let mut sni_checks: Vec<check::Options> = Vec::new();
     let mut log_level: Option<logger::Filter> = None;
+    let mut log_format = logger::Format::default();
     let mut cert_path: Option<PathBuf> = None;
     let mut key_path: Option<PathBuf> = None;
     let mut check_first = true;
@@ -266,6 +270,12 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
                 log_level =
                     Some(logger::Filter::parse(&spec).map_err(|e| format!("--log-level: {e}"))?);
             }
+            Long("log-format") => {
+                let name = parser.value()?.string()?;
+                log_format = logger::Format::parse(&name).ok_or_else(|| {
+                    format!("--log-format: {name:?} — use plain (TIME LEVEL [target] message) or json (one object per line)")
+                })?;
+            }
             Long("help") | Short('h') => {
                 return Ok(Command::Help(format!("{}{HELP}", crate::HELP)))
             }
@@ -331,6 +341,7 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
                 _ => logger::Filter::standard(),
             },
         },
+        log_format,
         demo_key,
     })))
 }
@@ -347,7 +358,7 @@ fn split(list: &str) -> impl Iterator<Item = &str> {
 }
 
 pub(crate) fn run(cfg: Box<Serve>) -> Result<(), Box<dyn std::error::Error>> {
-    logger::init(cfg.log_level)?;
+    logger::init(cfg.log_level, cfg.log_format)?;
     let built =
         UNIX_EPOCH + Duration::from_secs(env!("TLS_SERVER_BUILT_UNIX").parse().unwrap_or(0));
     let check_at = clock_for_checks(SystemTime::now(), built);
@@ -406,7 +417,8 @@ pub(crate) fn run(cfg: Box<Serve>) -> Result<(), Box<dyn std::error::Error>> {
         }
         echo(&event);
         if matches!(event, Event::Closed) {
-            log::info!("summary: {summary}");
+            let fields = logger::Fields(|| summary.to_json());
+            log::info!(fields:% = fields; "summary: {summary}");
             break;
         }
     }
@@ -460,10 +472,12 @@ fn run_preflight(
 /// Node's classic echo example: send every byte back; pause reading while the peer is slow
 /// to take our output (Node's `pipe()` back-pressure).
 fn echo(event: &Event) {
+    let fields = logger::Fields(|| event.to_json());
     match event {
         Event::Data { socket, data } if !socket.write(data) => socket.pause(),
         Event::Drain(socket) => socket.resume(),
         Event::End { socket, clean, .. } => log::info!(
+            fields:% = fields;
             "#{} {} ended{}",
             socket.id(),
             socket.remote_addr(),
@@ -474,6 +488,7 @@ fn echo(event: &Event) {
             }
         ),
         Event::Close { socket, had_error } => log::info!(
+            fields:% = fields;
             "#{} {} closed{}",
             socket.id(),
             socket.remote_addr(),

@@ -332,6 +332,47 @@ fn log_lines_are_time_stamped_and_filtered_like_rust_log() {
     );
 }
 
+/// `--log-format json`: every line on stderr is a JSON object with the time, level, target
+/// and message, and a line that tells an event carries that event's fields.
+#[test]
+fn log_format_json_gives_one_object_per_line_with_the_events_fields() {
+    let (mut server, addr) = start_server(&["--log-format", "json", "--exit-after", "1"]);
+    let mut client = support::connect(addr);
+    assert_eq!(support::echo_roundtrip(&mut client, b"json"), b"json");
+    drop(client);
+    assert!(server.wait_exit().success());
+    let lines: Vec<_> = server.stderr.seen.iter().map(|l| (l, json(l))).collect();
+    for (line, object) in &lines {
+        assert!(object.str("time").ends_with('Z'), "{line}");
+        assert!(
+            ["error", "warn", "info"].contains(&object.str("level")),
+            "{line}"
+        );
+        assert!(!object.str("target").is_empty() && !object.str("message").is_empty());
+    }
+    let with = |event: &str| {
+        lines
+            .iter()
+            .find(|(_, o)| o.opt_str("event") == Some(event))
+            .unwrap_or_else(|| panic!("no {event} line in {lines:#?}"))
+            .1
+            .clone()
+    };
+    let secure = with("secureConnection");
+    assert!(secure.str("message").contains(" secure: TLSv1.3"));
+    assert_eq!(secure.str("servername"), "localhost");
+    assert!(secure.str("cipher").starts_with("TLS_"));
+    assert_eq!(with("listening").str("addr"), addr.to_string());
+    assert_eq!(with("close").num("bytesRead"), 4.0);
+    let summary = with("summary");
+    assert_eq!(summary.num("connections"), 1.0);
+    assert!(summary.str("message").starts_with("summary: 1 connections"));
+    expect_config_error(
+        &["serve", "--log-format", "xml"],
+        &["--log-format", "use plain", "or json"],
+    );
+}
+
 /// The demo key is published, and a checkout makes it 0644: serving it is not warned
 /// about (an info line says it is the demo pair). The same key given with --key is.
 #[test]

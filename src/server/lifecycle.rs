@@ -26,6 +26,7 @@ use crate::tls::accepts::Accepts;
 use crate::tls::client_auth::{self, ClientAuth, Presented};
 use crate::tls::provider::{cipher_suite_name, group_name};
 use crate::tls::CertificateInfo;
+use crate::util::json::{Fields, Obj};
 use crate::util::panic_message;
 
 pub(crate) fn serve(
@@ -346,7 +347,14 @@ fn log_secure(info: &SocketInfo) {
         (None, Some(e)) => format!(" client=none unauthorized ({})", e.code),
         (None, None) => String::new(),
     };
+    let fields = Fields(|| {
+        Obj::new()
+            .str("event", "secureConnection")
+            .extend(&info.to_json())
+            .finish()
+    });
     log::info!(
+        fields:% = fields;
         "#{} {} secure: {} {} group={} sni={} alpn={}{}{} in {:.1} ms",
         info.id,
         info.remote_addr,

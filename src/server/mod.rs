@@ -37,6 +37,7 @@ use crate::stream::TlsStream;
 use crate::tls::context::SecureContext;
 use crate::tls::served::Reloaded;
 use crate::tls::setup;
+use crate::util::json::Fields;
 
 /// A running TLS server.
 ///
@@ -270,7 +271,8 @@ impl Server {
         ));
         for &addr in &local_addrs {
             shared.events.send(Event::Listening { addr });
-            log::info!("listening on {addr}");
+            let fields = Fields(|| Event::Listening { addr }.to_json());
+            log::info!(fields:% = fields; "listening on {addr}");
         }
         let mut listeners = listeners.into_iter();
         let first = listeners

@@ -4,6 +4,19 @@
 
 use std::fmt::Write;
 
+/// A log record's fields, as one JSON object written only if a logger displays it: lines
+/// that tell an event carry that event's JSON this way, under the key `fields`
+/// (`log::info!(fields:% = Fields(|| ...); "...")`). A logger that writes JSON lines (`serve
+/// --log-format json`) merges them into its line; a plain one never asks, so they cost
+/// nothing there.
+pub(crate) struct Fields<F: Fn() -> String>(pub F);
+
+impl<F: Fn() -> String> std::fmt::Display for Fields<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&(self.0)())
+    }
+}
+
 /// Builds one JSON object, field by field.
 pub(crate) struct Obj(String);
 

@@ -36,6 +36,11 @@ impl Obj {
             .unwrap_or_else(|| panic!("{key:?} is not a string in {}", self.line))
     }
 
+    /// A string field if there is one.
+    pub fn opt_str(&self, key: &str) -> Option<&str> {
+        self.value.get(key).and_then(Value::as_str)
+    }
+
     pub fn num(&self, key: &str) -> f64 {
         self.get(key)
             .as_f64()
