@@ -66,6 +66,8 @@ pub enum Setting {
     Listener,
     /// Stopping after some connections ([`ServerOptions::exit_after`](crate::ServerOptions::exit_after)).
     ExitAfter,
+    /// The largest record sent ([`ServerOptions::max_fragment_size`](crate::ServerOptions::max_fragment_size)).
+    MaxFragmentSize,
     /// The key-log file ([`ServerOptions::key_log_file`](crate::ServerOptions::key_log_file)).
     KeyLog,
     /// A ready-made rustls configuration ([`ServerOptions::server_config`](crate::ServerOptions::server_config)).
@@ -119,6 +121,7 @@ impl Setting {
             Setting::Bind => "ServerOptions::bind",
             Setting::Listener => "Server::from_listeners",
             Setting::ExitAfter => "ServerOptions::exit_after",
+            Setting::MaxFragmentSize => "ServerOptions::max_fragment_size",
             Setting::KeyLog => "ServerOptions::key_log_file",
             Setting::ServerConfig => "ServerOptions::server_config",
             Setting::CheckCa => "check::Options::ca_file",

@@ -50,6 +50,18 @@ fn interrupt(p: &mut Proc) {
 }
 
 #[test]
+fn the_smallest_program_echoes_and_explains_a_failure() {
+    let (mut p, addr) = start("echo", "listening on");
+    let mut client = connect(addr);
+    assert_eq!(echo_roundtrip(&mut client, b"smallest"), b"smallest");
+    // Plain HTTP at the TLS port: the explanation goes to stderr.
+    let mut plain = std::net::TcpStream::connect(addr).unwrap();
+    plain.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+    p.stderr
+        .wait_for("the explanation", |l| l.contains("not speaking TLS"));
+}
+
+#[test]
 fn secure_connection_example_reports_and_answers() {
     let (mut p, addr) = start("secure_connection", "TLS server listening on");
     let mut client = connect(addr);

@@ -21,7 +21,8 @@ OPTIONS (defaults in brackets):
     --cert FILE       certificate chain, PEM, leaf first [certs/server.crt]
     --key FILE        private key, PEM [certs/server.key]
     --ca FILE         a CA your clients trust; repeat for more. Verifies the chain as a
-                      rustls client would, and completes it [none]
+                      rustls client would, and completes it [none] (serve calls this
+                      --check-ca; serve's --ca is the CA of client certificates)
     --host NAME       the name or IP address clients connect with; must be in the SANs
     --at TIME         check validity at TIME instead of now: 2030-01-31, 2030-01-31T12:00:00Z
                       or @UNIX_SECONDS

@@ -3,11 +3,36 @@
 
 use std::time::Duration;
 
+use lexopt::ValueExt;
+
 use tls_server::setting::{Naming, Setting};
+
+/// The value of `flag` as a number, or an error that names the flag and what it expects
+/// (`--max-connections: "abc" is not a number of connections, 1 or more`).
+pub(crate) fn number<T: std::str::FromStr>(
+    parser: &mut lexopt::Parser,
+    flag: &str,
+    expects: &str,
+) -> Result<T, Box<dyn std::error::Error>> {
+    let value = parser.value()?.string()?;
+    value
+        .trim()
+        .parse::<T>()
+        .map_err(|_| format!("{flag}: {value:?} is not {expects}").into())
+}
 
 /// How messages name settings at the command line.
 pub(crate) fn naming() -> Naming {
     Naming::new(flag)
+}
+
+/// The same, in `serve`, whose `--ca` is for client certificates: the startup check's CA
+/// (what `check --ca` is) is `--check-ca` there.
+pub(crate) fn serve_naming() -> Naming {
+    Naming::new(|setting| match setting {
+        Setting::CheckCa => "--check-ca",
+        other => flag(other),
+    })
 }
 
 fn flag(setting: Setting) -> &'static str {
@@ -36,6 +61,7 @@ fn flag(setting: Setting) -> &'static str {
         Setting::Bind => "--bind",
         Setting::Listener => "--listen-fd",
         Setting::ExitAfter => "--exit-after",
+        Setting::MaxFragmentSize => "--max-fragment",
         Setting::KeyLog => "--keylog",
         Setting::CheckCa => "--ca",
         Setting::CheckHost => "--host",

@@ -43,10 +43,16 @@ SERVE OPTIONS (defaults in brackets):
                               --cert), refuse-unknown, or refuse [default]
     --session-cache N         sessions remembered for resumption; 0 turns it off [256]
     --no-tickets              do not issue session tickets
+    --tickets N               TLS 1.3 tickets sent after each full handshake [2]
+    --max-fragment BYTES      largest record sent, header included, 32 to 16389 [16389]
+    --honor-cipher-order      choose the suite by our order (--ciphers), not the client's
     --ticket-keys FILE        session-ticket keys shared by several instances, one per
                               line (`openssl rand -hex 32`); first encrypts, all decrypt
     --client-auth MODE        off, optional, required or inspect (see README) [off]
-    --ca FILE                 CA certificates for client certificates (repeatable)
+    --ca FILE                 CA certificates that sign the clients' certificates, for
+                              --client-auth (repeatable); not the CA of --cert
+    --check-ca FILE           a CA your clients trust: the startup check verifies the
+                              chain of --cert (and --sni) with it, as `check --ca` does
     --crl FILE                certificate revocation lists, PEM (repeatable)
     --handshake-timeout TIME  absolute handshake deadline [10s]
     --client-hello-timeout TIME  deadline for the client's first bytes [5s]
@@ -98,7 +104,7 @@ pub struct Serve {
 
 pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std::error::Error>> {
     let mut options = ServerOptions::new()
-        .naming(flags::naming())
+        .naming(flags::serve_naming())
         .cert_file(DEMO_CERT)
         .key_file(DEMO_KEY);
     let mut listen = Listen {
@@ -114,6 +120,7 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
     let mut cert_path: Option<PathBuf> = None;
     let mut key_path: Option<PathBuf> = None;
     let mut check_first = true;
+    let mut check_cas: Vec<PathBuf> = Vec::new();
     // The SSLKEYLOGFILE convention (curl, browsers, OpenSSL's s_client -keylogfile).
     let mut keylog: Option<PathBuf> = std::env::var_os("SSLKEYLOGFILE")
         .filter(|v| !v.is_empty())
@@ -178,6 +185,7 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
                 })?);
             }
             Long("ca") => options = options.client_ca_file(parser.value()?),
+            Long("check-ca") => check_cas.push(parser.value()?.into()),
             Long("sni") => {
                 let spec = parser.value()?.string()?;
                 let parsed = spec.split_once('=').and_then(|(name, files)| {
@@ -188,7 +196,7 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
                     Some((name, cert, key))
                         if !name.is_empty() && !cert.is_empty() && !key.is_empty() =>
                     {
-                        let mut check = check::Options::new(cert, key).naming(flags::naming());
+                        let mut check = check::Options::new(cert, key).naming(flags::serve_naming());
                         // The demo certificates (certs/sni/) are issued by certs/ca.crt.
                         if cert.starts_with("certs/") && Path::new(DEMO_CA).is_file() {
                             check = check.ca_file(DEMO_CA);
@@ -213,8 +221,29 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
                     format!("--sni-fallback: {policy:?} — use default, refuse-unknown or refuse")
                 })?);
             }
-            Long("session-cache") => options = options.session_cache_size(parser.value()?.parse()?),
+            Long("session-cache") => {
+                options = options.session_cache_size(flags::number(
+                    parser,
+                    "--session-cache",
+                    "a number of sessions (0 turns the cache off)",
+                )?)
+            }
             Long("no-tickets") => options = options.session_tickets(false),
+            Long("tickets") => {
+                options = options.tickets_per_handshake(flags::number(
+                    parser,
+                    "--tickets",
+                    "a number of tickets (0 sends none)",
+                )?)
+            }
+            Long("max-fragment") => {
+                options = options.max_fragment_size(flags::number(
+                    parser,
+                    "--max-fragment",
+                    "a size in bytes, 32 to 16389",
+                )?)
+            }
+            Long("honor-cipher-order") => options = options.honor_cipher_order(true),
             Long("ticket-keys") => options = options.ticket_keys_file(parser.value()?),
             Long("keylog") => keylog = Some(parser.value()?.into()),
             Long("trace") => options = options.trace(true),
@@ -222,10 +251,26 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
             Long("handshake-timeout") => {
                 options = options.handshake_timeout(duration(&parser.value()?.string()?)?)
             }
-            Long("max-connections") => options = options.max_connections(parser.value()?.parse()?),
-            Long("max-handshakes") => options = options.max_handshakes(parser.value()?.parse()?),
+            Long("max-connections") => {
+                options = options.max_connections(flags::number(
+                    parser,
+                    "--max-connections",
+                    "a number of connections, 1 or more",
+                )?)
+            }
+            Long("max-handshakes") => {
+                options = options.max_handshakes(flags::number(
+                    parser,
+                    "--max-handshakes",
+                    "a number of handshakes, 1 or more",
+                )?)
+            }
             Long("max-per-address") => {
-                options = options.max_connections_per_address(parser.value()?.parse()?)
+                options = options.max_connections_per_address(flags::number(
+                    parser,
+                    "--max-per-address",
+                    "a number of connections, 1 or more",
+                )?)
             }
             Long("when-full") => {
                 let policy = parser.value()?.string()?;
@@ -290,7 +335,11 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
         cert_path.clone().unwrap_or_else(|| DEMO_CERT.into()),
         key_path.clone().unwrap_or_else(|| DEMO_KEY.into()),
     )
-    .naming(flags::naming());
+    .naming(flags::serve_naming());
+    for ca in &check_cas {
+        preflight = preflight.ca_file(ca);
+        sni_checks = sni_checks.into_iter().map(|c| c.ca_file(ca)).collect();
+    }
     match cert_path {
         Some(path) => options = options.cert_file(path),
         // The demo certificate's CA is certs/ca.crt: with it the preflight checks the chain

@@ -57,6 +57,26 @@ fn values_that_cannot_work_are_refused_at_startup_naming_the_flag() {
         &["serve", "--alpn", ","],
         &["--alpn", "empty protocol name"],
     );
+    expect_config_error(
+        &["serve", "--max-fragment", "16390"],
+        &["--max-fragment", "32 to 16389 bytes"],
+    );
+    expect_config_error(
+        &["serve", "--exit-after", "0"],
+        &["--exit-after", "before its first client"],
+    );
+    // A value that is not a number names the flag and what it takes.
+    for (flag, expects) in [
+        ("--max-connections", "is not a number of connections"),
+        ("--max-handshakes", "is not a number of handshakes"),
+        ("--max-per-address", "is not a number of connections"),
+        ("--session-cache", "is not a number of sessions"),
+        ("--tickets", "is not a number of tickets"),
+        ("--max-fragment", "is not a size in bytes"),
+        ("--exit-after", "is not a number of connections"),
+    ] {
+        expect_config_error(&["serve", flag, "-1"], &[flag, expects]);
+    }
 }
 
 #[test]

@@ -483,3 +483,24 @@ fn sni_pairs_are_checked_at_startup() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// In `serve`, `--ca` is the CA of client certificates; the CA clients trust, for the
+/// startup check, is `--check-ca`, and the check's hint names that flag.
+#[test]
+fn the_startup_check_names_check_ca_and_it_silences_the_unknown_issuer() {
+    let pair = ["--cert", "certs/server.crt", "--key", "certs/server.key"];
+    let (mut plain, _) = start_server(&pair);
+    let hint = plain.stderr.wait_for("the chain warning", |l| {
+        l.contains("preflight chain-complete")
+    });
+    assert!(hint.contains("pass it with --check-ca"), "{hint}");
+    drop(plain);
+    let mut with_ca = pair.to_vec();
+    with_ca.extend(["--check-ca", "certs/ca.crt"]);
+    let (mut checked, _) = start_server(&with_ca);
+    checked
+        .stderr
+        .wait_for("the echo-mode line", |l| l.contains("echo mode"));
+    let stderr = checked.stderr.text();
+    assert!(!stderr.contains("chain-complete"), "{stderr}");
+}

@@ -28,6 +28,10 @@ impl<T: ?Sized> std::fmt::Debug for Callback<T> {
     }
 }
 
+/// A function that adjusts the rustls configuration after it is built
+/// ([`ServerOptions::configure`](crate::ServerOptions::configure)).
+pub(crate) type ConfigureFn = dyn Fn(&mut rustls::ServerConfig) + Send + Sync;
+
 /// Where a certificate served by name comes from.
 #[derive(Clone, Debug)]
 pub(crate) enum SniSource {
@@ -88,6 +92,13 @@ pub(crate) struct TlsOptions {
     pub key_log: Option<PathBuf>,
     pub provider: Provider,
     pub server_config: Option<Arc<rustls::ServerConfig>>,
+    /// TLS 1.3 tickets sent after each full handshake (`None`: rustls's default, 2).
+    pub tickets_per_handshake: Option<usize>,
+    /// The largest record we send, header included (`None`: 16 KiB of plaintext).
+    pub max_fragment_size: Option<usize>,
+    /// Choose the cipher suite by our order, not the client's.
+    pub honor_cipher_order: bool,
+    pub configure: Option<Callback<ConfigureFn>>,
     /// How messages name settings.
     pub naming: Naming,
 }
@@ -115,6 +126,10 @@ impl Default for TlsOptions {
             key_log: None,
             provider: Provider::default(),
             server_config: None,
+            tickets_per_handshake: None,
+            max_fragment_size: None,
+            honor_cipher_order: false,
+            configure: None,
             naming: Naming::default(),
         }
     }

@@ -172,7 +172,7 @@ pub(crate) fn build(options: &TlsOptions, previous: Option<&Setup>) -> Result<Se
         &provider,
         naming,
     )?;
-    let base = base_config(
+    let mut base = base_config(
         options,
         provider,
         &versions,
@@ -180,6 +180,7 @@ pub(crate) fn build(options: &TlsOptions, previous: Option<&Setup>) -> Result<Se
         resolver,
         previous,
     )?;
+    tune(options, &mut base.config)?;
     Ok(Setup {
         accepts: Accepts::new(
             &base.config,
@@ -334,6 +335,30 @@ fn base_config(
         session_cache_size: cache_size,
         memory_tickets,
     })
+}
+
+/// The knobs of [`TlsOptions`] that map onto one field of the rustls configuration each,
+/// then the user's [`ServerOptions::configure`](crate::ServerOptions::configure) hook.
+fn tune(options: &TlsOptions, config: &mut ServerConfig) -> Result<(), Error> {
+    if let Some(n) = options.tickets_per_handshake {
+        config.send_tls13_tickets = n;
+    }
+    if let Some(size) = options.max_fragment_size {
+        // rustls's bounds: at least 32, at most a full record (16 KiB + its 5-byte header).
+        if !(32..=16_384 + 5).contains(&size) {
+            return Err(options.naming.error(
+                Setting::MaxFragmentSize,
+                format!("{size} bytes is not a record size TLS can use"),
+                "give 32 to 16389 bytes, the 5-byte record header included (e.g. 1400 to fit one TCP segment)",
+            ));
+        }
+        config.max_fragment_size = Some(size);
+    }
+    config.ignore_client_order = options.honor_cipher_order;
+    if let Some(configure) = &options.configure {
+        (configure.0)(config);
+    }
+    Ok(())
 }
 
 /// The default certificate and every SNI entry, each loaded and checked now (a key that
