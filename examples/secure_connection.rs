@@ -33,7 +33,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     socket.remote_addr()
                 );
                 println!("   TLS version: {}", socket.protocol());
-                println!("   cipher suite: {}", socket.cipher());
+                // Node's getCipher(): standardName (IANA) and name (OpenSSL).
+                println!(
+                    "   cipher suite: {} (OpenSSL: {})",
+                    socket.cipher(),
+                    socket.cipher_openssl()
+                );
                 println!("   key exchange: {}", socket.group().unwrap_or("-"));
                 println!("   SNI: {}", socket.server_name().unwrap_or("(none)"));
             })

@@ -57,9 +57,17 @@ impl TlsSocket {
         self.info.protocol
     }
 
-    /// The cipher suite's IANA name (Node's `getCipher().standardName`).
+    /// The cipher suite's IANA name (Node's `getCipher().standardName`), such as
+    /// `TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384`.
     pub fn cipher(&self) -> &str {
         &self.info.cipher
+    }
+
+    /// The cipher suite's OpenSSL name (Node's `getCipher().name`), such as
+    /// `ECDHE-ECDSA-AES256-GCM-SHA384`; for TLS 1.3 suites, whose OpenSSL names are the
+    /// IANA ones, the same as [`cipher`](Self::cipher).
+    pub fn cipher_openssl(&self) -> &str {
+        &self.info.cipher_openssl
     }
 
     /// The key-exchange group's IANA name, when known.

@@ -83,6 +83,32 @@ fn disjoint_cipher_suites_name_both_lists() {
 }
 
 #[test]
+fn the_suites_we_accept_carry_their_openssl_names() {
+    // Chosen by OpenSSL name; the client offers only another TLS 1.2 suite.
+    let (_server, events, addr) = start(
+        options()
+            .versions(&[TlsVersion::Tls12])
+            .cipher_suites(&["ECDHE-ECDSA-AES256-GCM-SHA384"]),
+    );
+    let config = client_with(
+        |p| {
+            p.cipher_suites
+                .retain(suite_named("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"))
+        },
+        &[],
+    );
+    let _ = try_handshake(addr, config);
+    let e = client_error(&events);
+    assert_eq!(e.cause, Cause::NoCommonCipher, "{e}");
+    assert!(
+        e.message.contains(
+            "we accept TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 (ECDHE-ECDSA-AES256-GCM-SHA384)"
+        ),
+        "{e}"
+    );
+}
+
+#[test]
 fn disjoint_groups_name_both_lists() {
     let (_server, events, addr) = start(options().kx_groups(&["secp384r1"]));
     let config = client_with(

@@ -24,9 +24,51 @@ fn unknown_cipher_suite() {
             "TLS_RSA_WITH_RC4_128_MD5",
             "unknown cipher suite",
             "TLS_AES_128_GCM_SHA256",
-            "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+            "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 (ECDHE-ECDSA-AES128-GCM-SHA256)",
             tls_server::tls::Provider::default().name(),
         ],
+    );
+}
+
+#[test]
+fn openssl_names_are_accepted_in_any_case_and_mixed_with_iana_names() {
+    use tls_server::rustls::version::{TLS12, TLS13};
+    let (_server, events, addr) = start(
+        support::options()
+            .cipher_suites(&["ecdhe-ecdsa-chacha20-poly1305", "TLS_AES_256_GCM_SHA384"]),
+    );
+    let secure = |events: &tls_server::Events| {
+        wait_for(events, "secureConnection", |e| match e {
+            tls_server::Event::SecureConnection(s) => Some(s.clone()),
+            _ => None,
+        })
+    };
+    let _tls12 = connect_with(addr, client_config_with(&[&TLS12]));
+    let socket = secure(&events);
+    assert_eq!(
+        socket.cipher(),
+        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"
+    );
+    assert_eq!(socket.cipher_openssl(), "ECDHE-ECDSA-CHACHA20-POLY1305");
+    let facts = socket.info().to_json();
+    assert!(
+        facts.contains(
+            r#""cipher":"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256","cipherOpenssl":"ECDHE-ECDSA-CHACHA20-POLY1305","#
+        ),
+        "{facts}"
+    );
+    let _tls13 = connect_with(addr, client_config_with(&[&TLS13]));
+    let socket = secure(&events);
+    assert_eq!(socket.cipher(), "TLS_AES_256_GCM_SHA384");
+    assert_eq!(socket.cipher_openssl(), "TLS_AES_256_GCM_SHA384");
+
+    // A suite by OpenSSL name that no certificate can use is refused like its IANA name.
+    expect_option_error(
+        support::options()
+            .versions(&[TlsVersion::Tls12])
+            .cipher_suites(&["ECDHE-RSA-AES128-GCM-SHA256"]),
+        Setting::CipherSuites,
+        &["whose key is ECDSA", "ECDHE-ECDSA-AES128-GCM-SHA256"],
     );
 }
 

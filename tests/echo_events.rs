@@ -27,6 +27,8 @@ fn one_connection_produces_its_events_in_order() {
     assert_eq!(socket.id(), id);
     assert_eq!(socket.protocol(), "TLSv1.3");
     assert!(socket.cipher().starts_with("TLS_"), "{}", socket.cipher());
+    // OpenSSL calls TLS 1.3 suites by their IANA names.
+    assert_eq!(socket.cipher_openssl(), socket.cipher());
     assert!(socket.group().is_some());
     assert_eq!(socket.server_name(), Some("localhost"));
     assert!(!socket.resumed());

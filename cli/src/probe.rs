@@ -173,9 +173,14 @@ fn human(r: &Report) -> String {
     if let (Some(addr), Some(t)) = (r.addr, r.connect_time) {
         row("connected", &format!("{addr} in {}", ms(t)));
     }
+    // The IANA name, then OpenSSL's when it differs (TLS 1.2 suites).
+    let cipher = r.cipher.as_ref().map(|iana| match &r.cipher_openssl {
+        Some(openssl) if openssl != iana => format!("{iana} ({openssl})"),
+        _ => iana.clone(),
+    });
     for (name, value) in [
         ("protocol", &r.protocol),
-        ("cipher", &r.cipher),
+        ("cipher", &cipher),
         ("group", &r.group),
     ] {
         if let Some(v) = value {

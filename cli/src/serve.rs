@@ -34,7 +34,7 @@ SERVE OPTIONS (defaults in brackets):
     --cert FILE               certificate chain, PEM, leaf first [certs/server.crt]
     --key FILE                private key, PEM, unencrypted [certs/server.key]
     --tls-versions LIST       accepted versions, e.g. 1.3 or 1.2,1.3 [1.2,1.3]
-    --ciphers LIST            cipher suites by IANA name, comma-separated [provider's list]
+    --ciphers LIST            cipher suites by IANA or OpenSSL name [provider's list]
     --groups LIST             key-exchange groups by IANA name [provider's list]
     --alpn LIST               ALPN protocols, e.g. h2,http/1.1 [none]
     --sni NAME=CERT,KEY       serve CERT/KEY to clients asking for NAME (a host name or

@@ -7,7 +7,9 @@ use crate::tls::{AuthorizationError, CertificateInfo};
 use crate::util::json::Obj;
 
 /// What a handshake settled, fixed for the life of the connection (Node's
-/// `getProtocol()`, `getCipher()`, `servername`, `alpnProtocol`, `isSessionReused()`).
+/// `getProtocol()`, `getCipher()` — `standardName` is [`cipher`](Self::cipher), `name` is
+/// [`cipher_openssl`](Self::cipher_openssl) — `servername`, `alpnProtocol`,
+/// `isSessionReused()`).
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct SocketInfo {
@@ -19,8 +21,14 @@ pub struct SocketInfo {
     pub local_addr: SocketAddr,
     /// `"TLSv1.3"` or `"TLSv1.2"`.
     pub protocol: &'static str,
-    /// The cipher suite's IANA name, such as `TLS_AES_128_GCM_SHA256`.
+    /// The cipher suite's IANA name, such as `TLS_AES_128_GCM_SHA256` or
+    /// `TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384` (Node's `getCipher().standardName`).
     pub cipher: String,
+    /// The cipher suite's OpenSSL name, such as `ECDHE-ECDSA-AES256-GCM-SHA384` (Node's
+    /// `getCipher().name`). OpenSSL calls TLS 1.3 suites by their IANA names, so for them it
+    /// equals [`cipher`](Self::cipher), as it does for a suite OpenSSL's name is not known
+    /// for (see [`openssl_cipher_suite_name`](crate::tls::openssl_cipher_suite_name)).
+    pub cipher_openssl: String,
     /// The key-exchange group's IANA name (`X25519MLKEM768`, `x25519`, `secp256r1`, ...),
     /// when known.
     pub group: Option<String>,
@@ -53,11 +61,16 @@ impl SocketInfo {
     ///
     /// ```text
     /// {"id":1,"peer":"127.0.0.1:33164","local":"127.0.0.1:8000","protocol":"TLSv1.3",
-    ///  "cipher":"TLS_AES_256_GCM_SHA384","group":"x25519","servername":"localhost",
-    ///  "alpn":null,"resumed":false,"authorized":false,"authorizationError":null,
-    ///  "authorizationMessage":null,"peerCertificate":null,"handshake_ms":6.752}
+    ///  "cipher":"TLS_AES_256_GCM_SHA384","cipherOpenssl":"TLS_AES_256_GCM_SHA384",
+    ///  "group":"x25519","servername":"localhost","alpn":null,"resumed":false,
+    ///  "authorized":false,"authorizationError":null,"authorizationMessage":null,
+    ///  "peerCertificate":null,"handshake_ms":6.752}
     /// ```
     ///
+    /// `cipher` is the suite's IANA name and `cipherOpenssl` its OpenSSL name (Node's
+    /// `getCipher().standardName` and `.name`): the same for TLS 1.3, different for TLS 1.2
+    /// (`"cipher":"TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    /// "cipherOpenssl":"ECDHE-ECDSA-AES256-GCM-SHA384"`).
     /// `peerCertificate` is [`CertificateInfo::to_json`] of the client's certificate, or
     /// `null`; `servernameIp` appears only when the client sent an IP address as its server
     /// name; `handshake_ms` is milliseconds from TCP accept to handshake complete.
@@ -68,6 +81,7 @@ impl SocketInfo {
             .str("local", &self.local_addr.to_string())
             .str("protocol", self.protocol)
             .str("cipher", &self.cipher)
+            .str("cipherOpenssl", &self.cipher_openssl)
             .opt_str("group", self.group.as_deref())
             .opt_str("servername", self.server_name.as_deref());
         // Only when it happened: an IP address sent as the server name (RFC 6066 forbids it).

@@ -54,7 +54,8 @@ impl ServerOptions {
     }
 
     /// Cipher suites by IANA name (`TLS_AES_128_GCM_SHA256`,
-    /// `TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256`, ...), in order of preference.
+    /// `TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256`, ...) or OpenSSL name
+    /// (`ECDHE-ECDSA-CHACHA20-POLY1305`), in any case, in order of preference.
     /// Defaults to the crypto provider's list. An unknown name is an error that lists the
     /// valid ones.
     pub fn cipher_suites<S: AsRef<str>>(mut self, names: &[S]) -> Self {

@@ -208,6 +208,9 @@ pub struct Report {
     pub protocol: Option<String>,
     /// The cipher suite's IANA name, once the server chose.
     pub cipher: Option<String>,
+    /// The cipher suite's OpenSSL name (`ECDHE-ECDSA-AES256-GCM-SHA384`; the IANA name for
+    /// TLS 1.3 suites, as in OpenSSL), once the server chose.
+    pub cipher_openssl: Option<String>,
     /// The key-exchange group, once known.
     pub group: Option<String>,
     /// The ALPN protocol the server selected.
@@ -252,7 +255,8 @@ impl Report {
 
     /// The report as one JSON object (what `tls-server probe --json` prints). `chain` is a
     /// list of [`CertificateInfo::to_json`]; `verification` and `host_name` are
-    /// `{status, message, fix}` or `null`; `received` holds the server's first bytes (as
+    /// `{status, message, fix}` or `null`; `cipher` is the suite's IANA name and
+    /// `cipher_openssl` its OpenSSL name; `received` holds the server's first bytes (as
     /// text) only when it did not speak TLS.
     pub fn to_json(&self) -> String {
         let millis = |d: Option<Duration>| match d {
@@ -281,6 +285,7 @@ impl Report {
             .str("fix", &self.fix)
             .opt_str("protocol", self.protocol.as_deref())
             .opt_str("cipher", self.cipher.as_deref())
+            .opt_str("cipher_openssl", self.cipher_openssl.as_deref())
             .opt_str("group", self.group.as_deref())
             .opt_str("alpn", self.alpn.as_deref())
             .opt_str("alert_received", self.alert_received.as_deref())
@@ -372,6 +377,7 @@ pub fn probe(options: &Options) -> Result<Report, Error> {
         fix: String::new(),
         protocol: None,
         cipher: None,
+        cipher_openssl: None,
         group: None,
         alpn: None,
         chain: Vec::new(),

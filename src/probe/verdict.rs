@@ -18,7 +18,7 @@ use crate::explain::client_hello::version_name;
 use crate::explain::sniff;
 use crate::explain::verification::explain_verification;
 use crate::setting::Setting;
-use crate::tls::provider::{group_name, suite_name};
+use crate::tls::provider::{group_name, openssl_or_iana_name, suite_name};
 use crate::tls::CertificateInfo;
 
 pub(super) fn connect_failed(
@@ -64,6 +64,9 @@ pub(super) fn connect_failed(
 pub(super) fn record_negotiation(conn: &ClientConnection, report: &mut Report) {
     report.protocol = conn.protocol_version().map(|v| version_name(u16::from(v)));
     report.cipher = conn.negotiated_cipher_suite().map(|s| suite_name(&s));
+    report.cipher_openssl = conn
+        .negotiated_cipher_suite()
+        .map(|s| openssl_or_iana_name(s.suite()));
     report.group = conn
         .negotiated_key_exchange_group()
         .map(|g| group_name(g.name()));

@@ -24,7 +24,7 @@ use crate::socket::TlsSocket;
 use crate::stream::{self, TlsStream};
 use crate::tls::accepts::Accepts;
 use crate::tls::client_auth::{self, ClientAuth, Presented};
-use crate::tls::provider::{cipher_suite_name, group_name};
+use crate::tls::provider::{both_names, cipher_suite_name, group_name, openssl_or_iana_name};
 use crate::tls::CertificateInfo;
 use crate::util::json::{Fields, Obj};
 use crate::util::panic_message;
@@ -234,7 +234,7 @@ fn secure_info(
         let outcome = format!(
             "secure: chose {} {} with group {}{}{} (rustls takes the client's preferred suite and group among those we allow)",
             info.protocol,
-            info.cipher,
+            both_names(&info.cipher, &info.cipher_openssl),
             info.group.as_deref().unwrap_or("-"),
             info.alpn_protocol.as_deref().map(|p| format!(", ALPN {p}")).unwrap_or_default(),
             if info.resumed { ", session resumed" } else { "" },
@@ -265,6 +265,10 @@ fn negotiated(
         cipher: tls
             .negotiated_cipher_suite()
             .map(|s| cipher_suite_name(s.suite()))
+            .unwrap_or_default(),
+        cipher_openssl: tls
+            .negotiated_cipher_suite()
+            .map(|s| openssl_or_iana_name(s.suite()))
             .unwrap_or_default(),
         group: tls
             .negotiated_key_exchange_group()
@@ -359,7 +363,7 @@ fn log_secure(info: &SocketInfo) {
         info.id,
         info.remote_addr,
         info.protocol,
-        info.cipher,
+        both_names(&info.cipher, &info.cipher_openssl),
         info.group.as_deref().unwrap_or("-"),
         info.server_name.as_deref().unwrap_or("-"),
         info.alpn_protocol.as_deref().unwrap_or("-"),

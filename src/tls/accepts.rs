@@ -13,12 +13,13 @@ use crate::tls::certificate::CertificateInfo;
 use crate::tls::client_auth::Trust;
 use crate::tls::context::SecureContext;
 use crate::tls::options::TlsVersion;
-use crate::tls::provider::{group_name, suite_name};
+use crate::tls::provider::{group_name, suite_both_names};
 
 /// Our side of each negotiation.
 #[derive(Clone)]
 pub(crate) struct Accepts {
     pub versions: Vec<String>,
+    /// Each suite's IANA name, with OpenSSL's in parentheses when it differs.
     pub suites: Vec<String>,
     pub groups: Vec<String>,
     pub alpn: Vec<String>,
@@ -66,7 +67,11 @@ impl Accepts {
         };
         Accepts {
             versions,
-            suites: provider.cipher_suites.iter().map(suite_name).collect(),
+            suites: provider
+                .cipher_suites
+                .iter()
+                .map(|s| suite_both_names(s.suite()))
+                .collect(),
             groups: provider
                 .kx_groups
                 .iter()

@@ -28,6 +28,8 @@ pub use certificate::CertificateInfo;
 pub use client_auth::{AuthorizationError, ClientAuth};
 pub use context::SecureContext;
 pub use options::TlsVersion;
-pub use provider::{cipher_suite_name, group_name, suite_name, Provider};
+pub use provider::{
+    cipher_suite_name, group_name, openssl_cipher_suite_name, suite_name, Provider,
+};
 pub use served::{Reloaded, ServedCertificate};
 pub use sni::{SniCallback, SniFallback};

@@ -17,6 +17,7 @@ use crate::tls::client_auth::{self, ClientAuth, ClientVerifier, Trust};
 use crate::tls::context::SecureContext;
 use crate::tls::keylog::KeyLogFile;
 use crate::tls::options::{SniSource, TlsOptions, TlsVersion};
+use crate::tls::provider::suite_both_names;
 use crate::tls::record::HandshakeRecord;
 use crate::tls::sni::{self, Resolver, SniFallback, Table};
 use crate::tls::ticket_keys;
@@ -148,7 +149,7 @@ pub(crate) fn build(options: &TlsOptions, previous: Option<&Setup>) -> Result<Se
                     .collect::<Vec<_>>()
                     .join(" or ")
             ),
-            "TLS 1.3 suites start with TLS_AES_ or TLS_CHACHA20_, TLS 1.2 ones with TLS_ECDHE_",
+            "TLS 1.3 suites start with TLS_AES_ or TLS_CHACHA20_, TLS 1.2 ones with TLS_ECDHE_ (in OpenSSL's names, ECDHE-)",
         ));
     }
     let resolver = resolver(options, &provider, previous)?;
@@ -230,15 +231,24 @@ fn suites_fit_the_keys(
             .any(|s| s.usable_for_signature_algorithm(algorithm))
         {
             let (kind, example) = match algorithm {
-                rustls::SignatureAlgorithm::RSA => ("RSA", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"),
-                _ => ("ECDSA", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"),
+                rustls::SignatureAlgorithm::RSA => (
+                    "RSA",
+                    rustls::CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+                ),
+                _ => (
+                    "ECDSA",
+                    rustls::CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+                ),
             };
             return Err(naming.error(
                 Setting::CipherSuites,
                 format!(
                     "none of the chosen cipher suites can be used with {which}, whose key is {kind}: every handshake would fail (a TLS 1.2 suite names the key type it signs with)"
                 ),
-                format!("choose suites for an {kind} key, e.g. {example}, or allow TLS 1.3 suites, which fit any key"),
+                format!(
+                    "choose suites for an {kind} key, e.g. {}, or allow TLS 1.3 suites, which fit any key",
+                    suite_both_names(example)
+                ),
             ));
         }
     }
