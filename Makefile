@@ -12,7 +12,7 @@ run:
 ## Every test of the workspace (default provider, aws-lc-rs; with the fuzzers' regression
 ## inputs), then a smoke test on ring.
 test:
-	$(CARGO) test --workspace --features tls-server/fuzzing
+	$(CARGO) test --workspace --features tls-server/fuzzing,tls-server/serde
 	$(MAKE) test-ring
 
 test-ring:
@@ -22,7 +22,7 @@ test-ring:
 ## (ring, no https, no probe), the layer rules, and docs.
 check: layers msrv
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --features tls-server/serde -- -D warnings
 	$(CARGO) clippy --workspace --all-targets --no-default-features --features ring,https,probe -- -D warnings
 	$(CARGO) clippy -p tls-server --lib --no-default-features --features ring -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps

@@ -184,7 +184,7 @@ impl Event {
                 socket: s,
                 had_error,
             } => socket(o, s)
-                .bool("had_error", *had_error)
+                .bool("hadError", *had_error)
                 .num("bytesRead", s.bytes_read())
                 .num("bytesWritten", s.bytes_written()),
             Event::Refused {
@@ -206,7 +206,7 @@ impl Event {
                 .str("limit", limit.name())
                 .str("reason", reason),
             Event::Timeout { socket: s, idle } => {
-                socket(o, s).num("idle_ms", format!("{:.0}", idle.as_secs_f64() * 1000.0))
+                socket(o, s).num("idleMs", format!("{:.0}", idle.as_secs_f64() * 1000.0))
             }
             Event::ServerError { error } => o.str("error", error),
             Event::Closed => o,

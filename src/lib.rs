@@ -95,6 +95,9 @@
 //! - `aws-lc-rs` (default) or `ring`: the crypto provider; at least one is needed.
 //! - `https` (default): the [`https`] responder (adds httparse).
 //! - `probe` (default): the [`probe`] client.
+//! - `serde`: `serde::Serialize` for events, socket facts, failures, certificates,
+//!   summaries and the `check` and `probe` reports, with the keys of their `to_json` (adds
+//!   serde and serde_json).
 //! - `fuzzing`: entry points for the fuzzers in `fuzz/` and their regression tests; not an
 //!   API.
 //!
@@ -120,6 +123,8 @@ pub mod https;
 mod options;
 #[cfg(feature = "probe")]
 pub mod probe;
+#[cfg(feature = "serde")]
+mod serialize;
 mod server;
 pub mod setting; // base
 mod socket;

@@ -195,7 +195,7 @@ fn facts_answer_get_with_the_handshake_and_the_request() {
         r#""resumed":false"#,
         r#""authorized":false"#,
         r#""peerCertificate":null"#,
-        r#""handshake_ms":"#,
+        r#""handshakeMs":"#,
         r#""request":{"method":"GET","path":"/","httpVersion":"1.1","number":1}"#,
     ] {
         assert!(r.body.contains(field), "{field} in {}", r.body);

@@ -21,6 +21,7 @@ const UNITS: &[(&str, u32)] = &[
     ("probe", 9),
     ("lib", 10),
     ("fuzzing", 10),
+    ("serialize", 10),
 ];
 
 /// Root files that make up the handles unit.

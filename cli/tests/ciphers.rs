@@ -118,14 +118,14 @@ fn probe_shows_both_names() {
     out.exit(0);
     let report = json(out.stdout.trim());
     assert_eq!(report.str("cipher"), IANA);
-    assert_eq!(report.str("cipher_openssl"), OPENSSL);
+    assert_eq!(report.str("cipherOpenssl"), OPENSSL);
 
     // A TLS 1.3 suite has one name, which OpenSSL uses too: shown once.
     let out = run_tls_server(&["probe", &target, "--tls1.3", "--json"]);
     out.exit(0);
     let report = json(out.stdout.trim());
     assert_eq!(report.str("cipher"), "TLS_AES_128_GCM_SHA256");
-    assert_eq!(report.str("cipher_openssl"), "TLS_AES_128_GCM_SHA256");
+    assert_eq!(report.str("cipherOpenssl"), "TLS_AES_128_GCM_SHA256");
     let out = run_tls_server(&["probe", &target, "--tls1.3"]);
     out.exit(0);
     assert!(

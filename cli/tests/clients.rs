@@ -219,7 +219,7 @@ fn plain_http_is_reported_and_the_server_keeps_serving() {
     assert_eq!(error.num("id"), connection.num("id"));
     assert_eq!(error.str("peer"), http_peer.to_string());
     assert!(error.str("message").contains("HTTP"), "{line}");
-    assert_eq!(error.num("bytes_received"), 18.0, "{line}");
+    assert_eq!(error.num("bytesReceived"), 18.0, "{line}");
     assert!(!error.str("fix").is_empty(), "{line}");
 
     // Still serving.

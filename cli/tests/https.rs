@@ -52,7 +52,7 @@ fn cli_mode_https_answers_curl_and_prints_events() {
     let status = server.wait_exit();
     assert_eq!(status.code(), Some(0), "stderr: {}", server.stderr.text());
     assert_eq!(
-        server.stdout.seen.last().map(String::as_str),
+        support::process::closing_lines(&server.stdout.seen),
         Some(r#"{"event":"closed"}"#)
     );
 }

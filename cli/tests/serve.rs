@@ -64,7 +64,7 @@ fn serve_prints_each_event_as_a_json_line() {
     assert!(!secure.str("group").is_empty(), "{line}");
     assert_eq!(secure.str("servername"), "localhost");
     assert!(!secure.bool("resumed"));
-    assert!(secure.num("handshake_ms") >= 0.0);
+    assert!(secure.num("handshakeMs") >= 0.0);
 
     // One or more data lines (one per read), adding up to what was sent.
     let mut bytes = 0.0;
@@ -89,7 +89,7 @@ fn serve_prints_each_event_as_a_json_line() {
     let close = json(&line);
     assert_eq!(close.event(), "close", "{line}");
     assert_eq!(close.num("id"), id);
-    assert!(!close.bool("had_error"), "{line}");
+    assert!(!close.bool("hadError"), "{line}");
 }
 
 #[test]
@@ -122,7 +122,7 @@ fn ctrl_c_closes_connections_cleanly_and_exits_0() {
     let status = server.wait_exit();
     let lines = &server.stdout.seen;
     assert_eq!(
-        lines.last().map(String::as_str),
+        support::process::closing_lines(lines),
         Some(r#"{"event":"closed"}"#),
         "stdout: {lines:#?}"
     );

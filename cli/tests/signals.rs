@@ -48,7 +48,7 @@ fn sigterm_closes_every_connection_with_close_notify_and_exits_0() {
     let status = server.wait_exit();
     assert_eq!(status.code(), Some(0), "stderr: {}", server.stderr.text());
     assert_eq!(
-        server.stdout.seen.last().map(String::as_str),
+        support::process::closing_lines(&server.stdout.seen),
         Some(r#"{"event":"closed"}"#)
     );
     assert!(

@@ -64,7 +64,7 @@ impl SocketInfo {
     ///  "cipher":"TLS_AES_256_GCM_SHA384","cipherOpenssl":"TLS_AES_256_GCM_SHA384",
     ///  "group":"x25519","servername":"localhost","alpn":null,"resumed":false,
     ///  "authorized":false,"authorizationError":null,"authorizationMessage":null,
-    ///  "peerCertificate":null,"handshake_ms":6.752}
+    ///  "peerCertificate":null,"handshakeMs":6.752}
     /// ```
     ///
     /// `cipher` is the suite's IANA name and `cipherOpenssl` its OpenSSL name (Node's
@@ -110,7 +110,7 @@ impl SocketInfo {
                     .map_or_else(|| "null".into(), CertificateInfo::to_json),
             )
             .num(
-                "handshake_ms",
+                "handshakeMs",
                 format!("{:.3}", self.handshake_duration.as_secs_f64() * 1000.0),
             )
             .finish()

@@ -211,18 +211,18 @@ impl TlsClientError {
             .str("message", &self.message)
             .str("fix", &self.fix)
             .opt_str(
-                "tls_error",
+                "tlsError",
                 self.tls_error.as_ref().map(|t| t.to_string()).as_deref(),
             )
-            .opt_str("alert_sent", self.alert_sent.as_deref())
-            .opt_str("alert_received", self.alert_received.as_deref())
+            .opt_str("alertSent", self.alert_sent.as_deref())
+            .opt_str("alertReceived", self.alert_received.as_deref())
             .opt_str(
                 "authorizationError",
                 self.authorization.as_ref().map(|a| a.code),
             )
-            .num("bytes_received", self.bytes_received)
+            .num("bytesReceived", self.bytes_received)
             .num(
-                "elapsed_ms",
+                "elapsedMs",
                 format!("{:.3}", self.elapsed.as_secs_f64() * 1000.0),
             )
             .finish()

@@ -277,7 +277,7 @@ impl Report {
         let o = Obj::new()
             .str("target", &self.target)
             .opt_str("addr", self.addr.map(|a| a.to_string()).as_deref())
-            .str("server_name", &self.server_name)
+            .str("servername", &self.server_name)
             .str("trust", &self.trust)
             .str("outcome", self.outcome.name())
             .bool("passed", self.passed())
@@ -285,25 +285,25 @@ impl Report {
             .str("fix", &self.fix)
             .opt_str("protocol", self.protocol.as_deref())
             .opt_str("cipher", self.cipher.as_deref())
-            .opt_str("cipher_openssl", self.cipher_openssl.as_deref())
+            .opt_str("cipherOpenssl", self.cipher_openssl.as_deref())
             .opt_str("group", self.group.as_deref())
             .opt_str("alpn", self.alpn.as_deref())
-            .opt_str("alert_received", self.alert_received.as_deref())
+            .opt_str("alertReceived", self.alert_received.as_deref())
             .opt_str(
-                "tls_error",
+                "tlsError",
                 self.tls_error.as_ref().map(|e| e.to_string()).as_deref(),
             )
             .opt_str("received", received.as_deref());
         let o = match &self.client_cert_requested {
-            Some(cas) => o.strs("client_cert_requested", cas),
-            None => o.raw("client_cert_requested", "null"),
+            Some(cas) => o.strs("clientCertRequested", cas),
+            None => o.raw("clientCertRequested", "null"),
         };
-        o.opt_str("client_cert", self.client_cert.as_deref())
-            .raw("connect_ms", &millis(self.connect_time))
-            .raw("handshake_ms", &millis(self.handshake_time))
+        o.opt_str("clientCert", self.client_cert.as_deref())
+            .raw("connectMs", &millis(self.connect_time))
+            .raw("handshakeMs", &millis(self.handshake_time))
             .raw("chain", &CertificateInfo::list_json(&self.chain))
             .raw("verification", &check(self.verification.as_ref()))
-            .raw("host_name", &check(self.host_name.as_ref()))
+            .raw("hostName", &check(self.host_name.as_ref()))
             .finish()
     }
 }

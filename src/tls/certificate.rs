@@ -75,7 +75,7 @@ impl CertificateInfo {
             .str("key", &self.key)
             .str("signature", self.signature_name())
             .bool("ca", self.is_ca)
-            .bool("self_signed", self.self_issued)
+            .bool("selfSigned", self.self_issued)
             .finish()
     }
 

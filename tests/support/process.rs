@@ -253,6 +253,17 @@ pub fn start_serve(args: &[&str]) -> (Proc, std::net::SocketAddr) {
     (server, addr)
 }
 
+/// The `closed` line of `serve --events json`'s stdout, after checking that only the
+/// `summary` object follows it: `None` if the output does not end that way.
+pub fn closing_lines(stdout: &[String]) -> Option<&str> {
+    match stdout {
+        [.., closed, summary] if super::json::json(summary).event() == "summary" => {
+            Some(closed.as_str())
+        }
+        _ => None,
+    }
+}
+
 /// Sends `signal` (`INT`, `TERM`, `HUP`, ...) to `pid` with the `kill` command.
 pub fn send_signal(signal: &str, pid: u32) {
     let sent = Command::new("kill")
