@@ -16,7 +16,7 @@ use crate::util::json::Obj;
 /// let mut summary = Summary::new();
 /// summary.record(&Event::Closed);
 /// assert_eq!(summary.connections, 0);
-/// assert!(summary.to_string().starts_with("0 connections"));
+/// assert!(summary.to_string().starts_with("0 connections, 0 secure"));
 /// ```
 #[derive(Clone, Debug)]
 pub struct Summary {
@@ -126,9 +126,10 @@ impl Summary {
 /// 0 refused, 0 evicted, 0 errors, 1532 bytes in, 1532 bytes out, in 5.3s`.
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = if self.connections == 1 { "" } else { "s" };
         write!(
             f,
-            "{} connections, {} secure ({} resumed), {} failed",
+            "{} connection{s}, {} secure ({} resumed), {} failed",
             self.connections,
             self.secure,
             self.resumed,

@@ -366,7 +366,9 @@ fn log_format_json_gives_one_object_per_line_with_the_events_fields() {
     assert_eq!(with("close").num("bytesRead"), 4.0);
     let summary = with("summary");
     assert_eq!(summary.num("connections"), 1.0);
-    assert!(summary.str("message").starts_with("summary: 1 connections"));
+    assert!(summary
+        .str("message")
+        .starts_with("summary: 1 connection, 1 secure"));
     expect_config_error(
         &["serve", "--log-format", "xml"],
         &["--log-format", "use plain", "or json"],
