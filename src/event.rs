@@ -47,6 +47,10 @@ pub enum Event {
         peer: SocketAddr,
         /// Our address the client connected to.
         local: SocketAddr,
+        /// The load balancer that passed the connection on, when a PROXY protocol header
+        /// named the client ([`ServerOptions::proxy_protocol`](crate::ServerOptions::proxy_protocol));
+        /// `peer` is then the client the header named.
+        proxied_by: Option<SocketAddr>,
     },
     /// The TLS handshake completed; the socket can now send and receive. Node:
     /// `'secureConnection'` (its handler receives only the socket, no request).
@@ -168,10 +172,16 @@ impl Event {
         };
         match self {
             Event::Listening { addr } => o.str("addr", &addr.to_string()),
-            Event::Connection { id, peer, local } => o
+            Event::Connection {
+                id,
+                peer,
+                local,
+                proxied_by,
+            } => o
                 .num("id", id)
                 .str("peer", &peer.to_string())
-                .str("local", &local.to_string()),
+                .str("local", &local.to_string())
+                .some_str("proxiedBy", proxied_by.map(|a| a.to_string()).as_deref()),
             Event::SecureConnection(s) => o.extend(&s.info().to_json()),
             Event::TlsClientError(e) => o.extend(&e.to_json()),
             Event::Data { socket: s, data } => socket(o, s).num("bytes", data.len()),

@@ -139,7 +139,7 @@ pub use event::Event;
 pub use events::Events;
 pub use explain::TlsClientError;
 pub use handler::{Handler, Handlers};
-pub use options::{ServerOptions, WhenFull};
+pub use options::{ProxyProtocol, ServerOptions, WhenFull};
 pub use server::{Server, ServerHandle};
 pub use socket::TlsSocket;
 pub use stream::TlsStream;

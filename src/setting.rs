@@ -68,6 +68,10 @@ pub enum Setting {
     ExitAfter,
     /// The largest record sent ([`ServerOptions::max_fragment_size`](crate::ServerOptions::max_fragment_size)).
     MaxFragmentSize,
+    /// Whether connections start with a PROXY protocol header ([`ServerOptions::proxy_protocol`](crate::ServerOptions::proxy_protocol)).
+    ProxyProtocol,
+    /// The balancers trusted to send one ([`ServerOptions::proxy_from`](crate::ServerOptions::proxy_from)).
+    ProxyFrom,
     /// The key-log file ([`ServerOptions::key_log_file`](crate::ServerOptions::key_log_file)).
     KeyLog,
     /// A ready-made rustls configuration ([`ServerOptions::server_config`](crate::ServerOptions::server_config)).
@@ -122,6 +126,8 @@ impl Setting {
             Setting::Listener => "Server::from_listeners",
             Setting::ExitAfter => "ServerOptions::exit_after",
             Setting::MaxFragmentSize => "ServerOptions::max_fragment_size",
+            Setting::ProxyProtocol => "ServerOptions::proxy_protocol",
+            Setting::ProxyFrom => "ServerOptions::proxy_from",
             Setting::KeyLog => "ServerOptions::key_log_file",
             Setting::ServerConfig => "ServerOptions::server_config",
             Setting::CheckCa => "check::Options::ca_file",

@@ -13,7 +13,12 @@ fn one_connection_produces_its_events_in_order() {
     let mut client = connect(addr);
 
     let id = wait_for(&events, "connection", |e| match e {
-        Event::Connection { id, peer, local } => {
+        Event::Connection {
+            id,
+            peer,
+            local,
+            proxied_by: None,
+        } => {
             assert_eq!(*local, addr);
             assert_eq!(*peer, client.sock.local_addr().unwrap());
             Some(*id)

@@ -62,6 +62,8 @@ fn flag(setting: Setting) -> &'static str {
         Setting::Listener => "--listen-fd",
         Setting::ExitAfter => "--exit-after",
         Setting::MaxFragmentSize => "--max-fragment",
+        Setting::ProxyProtocol => "--proxy-protocol",
+        Setting::ProxyFrom => "--proxy-from",
         Setting::KeyLog => "--keylog",
         Setting::CheckCa => "--ca",
         Setting::CheckHost => "--host",

@@ -53,6 +53,10 @@ pub struct SocketInfo {
     /// The client's certificate chain as presented, leaf first; empty when none was sent
     /// (Node's `getPeerCertificate(true)`).
     pub peer_chain: Vec<CertificateInfo>,
+    /// The load balancer that passed the connection on, when a PROXY protocol header
+    /// named the client (then [`remote_addr`](Self::remote_addr) is that client);
+    /// see [`ServerOptions::proxy_protocol`](crate::ServerOptions::proxy_protocol).
+    pub proxied_by: Option<SocketAddr>,
 }
 
 impl SocketInfo {
@@ -73,7 +77,8 @@ impl SocketInfo {
     /// "cipherOpenssl":"ECDHE-ECDSA-AES256-GCM-SHA384"`).
     /// `peerCertificate` is [`CertificateInfo::to_json`] of the client's certificate, or
     /// `null`; `servernameIp` appears only when the client sent an IP address as its server
-    /// name; `handshake_ms` is milliseconds from TCP accept to handshake complete.
+    /// name, `proxiedBy` (the load balancer's address) only when a PROXY protocol header
+    /// named the client; `handshakeMs` is milliseconds from TCP accept to handshake complete.
     pub fn to_json(&self) -> String {
         let o = Obj::new()
             .num("id", self.id)
@@ -83,6 +88,10 @@ impl SocketInfo {
             .str("cipher", &self.cipher)
             .str("cipherOpenssl", &self.cipher_openssl)
             .opt_str("group", self.group.as_deref())
+            .some_str(
+                "proxiedBy",
+                self.proxied_by.map(|a| a.to_string()).as_deref(),
+            )
             .opt_str("servername", self.server_name.as_deref());
         // Only when it happened: an IP address sent as the server name (RFC 6066 forbids it).
         let o = match self.server_name_ip {

@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime};
 use rustls::{AlertDescription, Error as TlsError, InvalidMessage, PeerIncompatible};
 
 use crate::explain::client_hello::ClientHello;
+use crate::explain::failure::ProxyRefusal;
 use crate::explain::sniff::{identify_protocol, printable};
 use crate::setting::Setting;
 use crate::tls::accepts::Accepts;
@@ -32,6 +33,9 @@ pub(crate) enum Finding<'a> {
     Shutdown,
     /// We closed it to make room for a newer connection.
     Evicted,
+    /// The PROXY protocol header was required; it was not there, not usable, or not from
+    /// a trusted balancer.
+    Proxy(&'a ProxyRefusal),
     /// Nothing arrived before the deadline (the first-bytes one, or the whole handshake's
     /// when that is shorter).
     SilentClient {
@@ -158,6 +162,36 @@ impl Finding<'_> {
             Finding::Shutdown => (
                 "the server was shutting down".into(),
                 "connect again once the server is back".into(),
+            ),
+            Finding::Proxy(ProxyRefusal::Untrusted { trusted }) => (
+                format!(
+                    "the connection does not come from a trusted balancer ({} {trusted}); with {} on, only the balancers may connect, since a PROXY header could claim any client address",
+                    name(Setting::ProxyFrom),
+                    name(Setting::ProxyProtocol)
+                ),
+                format!(
+                    "if this address is one of your balancers, add it to {}; clients must connect through the balancer",
+                    name(Setting::ProxyFrom)
+                ),
+            ),
+            Finding::Proxy(ProxyRefusal::Missing { wanted, tls }) => (
+                format!(
+                    "the connection did not start with a PROXY protocol header ({wanted}), which {} requires{}",
+                    name(Setting::ProxyProtocol),
+                    if *tls {
+                        ": it started with a TLS handshake record, as a client connecting directly (or through a balancer not told to send the header) does"
+                    } else {
+                        ""
+                    }
+                ),
+                format!(
+                    "the balancer is not sending the PROXY header: add `send-proxy-v2` (or `send-proxy` for v1) to the HAProxy server line, `proxy_protocol on;` to the nginx stream server block; or turn {} off if clients connect directly",
+                    name(Setting::ProxyProtocol)
+                ),
+            ),
+            Finding::Proxy(ProxyRefusal::Malformed { why }) => (
+                format!("the PROXY protocol header could not be used: {why}"),
+                "check the balancer's PROXY protocol setting (HAProxy: send-proxy or send-proxy-v2 on the server line) and that nothing else writes to this port first".into(),
             ),
             Finding::Evicted => (
                 "the server closed this handshake to make room for a newer connection (the evicted event names the limit)".into(),

@@ -109,6 +109,7 @@ pub(crate) fn explain(
         first_bytes,
         bytes_received,
         elapsed,
+        proxied_by: None,
     }
 }
 
@@ -132,6 +133,7 @@ fn diagnose<'a>(f: &Facts<'a>) -> Finding<'a> {
     match f.failure {
         Failure::Shutdown => Finding::Shutdown,
         Failure::Evicted => Finding::Evicted,
+        Failure::Proxy(refusal) => Finding::Proxy(refusal),
         _ if not_tls => Finding::NotTls {
             first_bytes: f.first_bytes,
             answered_http: f.answered_http,
@@ -353,6 +355,7 @@ impl Finding<'_> {
             Finding::NotTls { .. } => Cause::NotTls,
             Finding::Shutdown => Cause::Shutdown,
             Finding::Evicted => Cause::Evicted,
+            Finding::Proxy(_) => Cause::ProxyHeader,
             Finding::SilentClient { .. }
             | Finding::SlowClientHello { .. }
             | Finding::UnfinishedHandshake { .. } => Cause::Timeout,

@@ -54,6 +54,22 @@ pub(crate) enum Failure {
     Shutdown,
     /// We closed it to make room for a newer connection.
     Evicted,
+    /// The PROXY protocol header was required and is missing, malformed, or came from an
+    /// address that is not a trusted balancer.
+    Proxy(ProxyRefusal),
+}
+
+/// Why a connection was refused before TLS for want of a good PROXY protocol header.
+#[derive(Debug)]
+pub(crate) enum ProxyRefusal {
+    /// The connection does not come from a trusted balancer (`proxy_from`): `trusted` lists
+    /// them as configured.
+    Untrusted { trusted: String },
+    /// The first bytes are not a PROXY header of the versions accepted (`wanted`); `tls`
+    /// when they are the start of a TLS handshake instead.
+    Missing { wanted: &'static str, tls: bool },
+    /// A PROXY header, but not one that can be used: `why`.
+    Malformed { why: String },
 }
 
 /// The record of a failed handshake: what the handshake driver saw on the wire and what
@@ -78,6 +94,31 @@ pub(crate) struct Failed {
     pub trace: Option<Recorder>,
     /// The client spoke plain HTTP and got an HTTP 400 instead of a TLS alert.
     pub answered_http: bool,
+}
+
+impl Failed {
+    /// A failure before any TLS byte (the PROXY protocol header): `bytes` were read in
+    /// `elapsed`, with `timeout` for the client's first bytes.
+    pub(crate) fn before_tls(
+        failure: Failure,
+        bytes: Vec<u8>,
+        elapsed: Duration,
+        timeout: Duration,
+    ) -> Failed {
+        Failed {
+            failure,
+            phase: Phase::BeforeAnyBytes,
+            bytes_received: bytes.len(),
+            first_bytes: bytes,
+            alert_sent: None,
+            elapsed,
+            timeout,
+            timeout_setting: Setting::ClientHelloTimeout,
+            record: Record::default(),
+            trace: None,
+            answered_http: false,
+        }
+    }
 }
 
 /// What kind of failure a [`TlsClientError`] is. Stable names for logs and JSON via
@@ -123,6 +164,9 @@ pub enum Cause {
     /// [`Event::Evicted`](crate::Event::Evicted)). Logged at debug level: the eviction
     /// itself is logged.
     Evicted,
+    /// A PROXY protocol header was required and was missing or malformed, or the
+    /// connection came from an address that is not a trusted balancer.
+    ProxyHeader,
 }
 
 impl Cause {
@@ -146,6 +190,7 @@ impl Cause {
             Cause::ClientCertificate => "client-certificate",
             Cause::UnknownServerName => "unknown-server-name",
             Cause::Evicted => "evicted",
+            Cause::ProxyHeader => "proxy-header",
         }
     }
 }
@@ -185,6 +230,9 @@ pub struct TlsClientError {
     pub bytes_received: usize,
     /// From accept to failure.
     pub elapsed: Duration,
+    /// The load balancer that passed the connection on, when a PROXY protocol header
+    /// named the client ([`ServerOptions::proxy_protocol`](crate::ServerOptions::proxy_protocol)).
+    pub proxied_by: Option<SocketAddr>,
 }
 
 impl TlsClientError {
@@ -221,6 +269,10 @@ impl TlsClientError {
                 self.authorization.as_ref().map(|a| a.code),
             )
             .num("bytesReceived", self.bytes_received)
+            .some_str(
+                "proxiedBy",
+                self.proxied_by.map(|a| a.to_string()).as_deref(),
+            )
             .num(
                 "elapsedMs",
                 format!("{:.3}", self.elapsed.as_secs_f64() * 1000.0),

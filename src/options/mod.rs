@@ -43,6 +43,41 @@ impl WhenFull {
     }
 }
 
+/// Whether connections start with a PROXY protocol header from a load balancer
+/// ([`ServerOptions::proxy_protocol`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProxyProtocol {
+    /// Connections come straight from clients. The default.
+    #[default]
+    Off,
+    /// HAProxy's version 1 (text), `send-proxy`.
+    V1,
+    /// Version 2 (binary), `send-proxy-v2`.
+    V2,
+    /// Either version.
+    Any,
+}
+
+impl ProxyProtocol {
+    /// `off`, `v1`, `v2` or `any`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProxyProtocol::Off => "off",
+            ProxyProtocol::V1 => "v1",
+            ProxyProtocol::V2 => "v2",
+            ProxyProtocol::Any => "any",
+        }
+    }
+
+    /// Parses [`name`](Self::name)'s names.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Off, Self::V1, Self::V2, Self::Any]
+            .into_iter()
+            .find(|p| p.name() == s.trim())
+    }
+}
+
 /// How to start a [`Server`](crate::Server). Build it with the methods below; every option
 /// has a default, and nothing is checked until [`Server::bind`](crate::Server::bind).
 ///
@@ -72,6 +107,9 @@ pub struct ServerOptions {
     pub(crate) bind: Vec<String>,
     /// Accept this many connections, then stop accepting and shut down once they close.
     pub(crate) exit_after: Option<u64>,
+    pub(crate) reuse_port: bool,
+    pub(crate) proxy_protocol: ProxyProtocol,
+    pub(crate) proxy_from: Vec<String>,
     pub(crate) high_water_mark: usize,
     pub(crate) read_limit: usize,
     pub(crate) grace_period: Duration,
@@ -102,6 +140,9 @@ impl ServerOptions {
             when_full: WhenFull::EvictIdle,
             bind: vec!["127.0.0.1:8000".into()],
             exit_after: None,
+            reuse_port: false,
+            proxy_protocol: ProxyProtocol::Off,
+            proxy_from: Vec::new(),
             high_water_mark: 64 * 1024,
             read_limit: 128 * 1024,
             grace_period: Duration::from_secs(5),
@@ -213,6 +254,40 @@ impl ServerOptions {
     /// lists them, and each has its `Listening` event.
     pub fn also_bind(mut self, addr: impl Into<String>) -> Self {
         self.bind.push(addr.into());
+        self
+    }
+
+    /// Lets several processes listen on the same address and port (`SO_REUSEPORT`): the
+    /// kernel spreads new connections across them. Give them the same ticket keys
+    /// ([`ticket_keys_file`](Self::ticket_keys_file)) so a client resumes on any. Off by
+    /// default (then a second process on the port fails with "address in use").
+    pub fn reuse_port(mut self, on: bool) -> Self {
+        self.reuse_port = on;
+        self
+    }
+
+    /// Connections start with a PROXY protocol header from a load balancer (HAProxy's
+    /// `send-proxy` / `send-proxy-v2`, nginx's `proxy_protocol on`): the client it names
+    /// becomes the connection's remote address in every event, log line and JSON, and the
+    /// balancer's address is kept as `proxied_by`. A connection without a valid header is
+    /// refused with a [`TlsClientError`](crate::TlsClientError) that says what the
+    /// balancer is missing. Needs [`proxy_from`](Self::proxy_from). Off by default.
+    ///
+    /// The per-address limit counts the balancer's address (the header is read after
+    /// admission): unless [`max_connections_per_address`](Self::max_connections_per_address)
+    /// is set, it defaults to the connection cap with the protocol on.
+    pub fn proxy_protocol(mut self, version: ProxyProtocol) -> Self {
+        self.proxy_protocol = version;
+        self
+    }
+
+    /// The balancers trusted to send a PROXY header: addresses or networks
+    /// (`"10.0.0.5"`, `"10.0.0.0/8"`, `"fd00::/8"`). With
+    /// [`proxy_protocol`](Self::proxy_protocol) on, a connection from any other address is
+    /// refused, since its header could claim to be any client. Adds to earlier calls.
+    pub fn proxy_from<S: AsRef<str>>(mut self, networks: &[S]) -> Self {
+        self.proxy_from
+            .extend(networks.iter().map(|n| n.as_ref().trim().to_string()));
         self
     }
 

@@ -13,7 +13,7 @@ use crate::connection::{Conn, SocketInfo};
 use crate::event::Event;
 use crate::explain::client_hello::ClientHello;
 use crate::explain::diagnose;
-use crate::explain::failure::Failure;
+use crate::explain::failure::{Failed, Failure};
 use crate::explain::HandshakeTrace;
 use crate::server::handshake::{self, Done};
 use crate::server::pool::Slot;
@@ -40,7 +40,39 @@ pub(crate) fn serve(
     let id = admitted.id;
     let local = sock.local_addr().unwrap_or(shared.local_addr);
     let _ = sock.set_nodelay(true);
-    shared.events.send(Event::Connection { id, peer, local });
+    // Behind a load balancer, its PROXY header names the client.
+    let first_bytes_by = started + shared.client_hello_timeout;
+    let (peer, proxied_by) = match shared.proxy.read(&sock, peer, first_bytes_by) {
+        Ok(Some(client)) => (client, Some(peer)),
+        Ok(None) => (peer, None),
+        Err((failure, bytes)) => {
+            let proxied_by = None;
+            shared.events.send(Event::Connection {
+                id,
+                peer,
+                local,
+                proxied_by,
+            });
+            let failed = Failed::before_tls(
+                failure,
+                bytes,
+                started.elapsed(),
+                shared.client_hello_timeout,
+            );
+            let error = diagnose::explain(id, peer, local, failed, &shared.tls().accepts);
+            drop(sock);
+            drop(slot);
+            drop(admitted);
+            shared.events.send(Event::TlsClientError(Box::new(error)));
+            return;
+        }
+    };
+    shared.events.send(Event::Connection {
+        id,
+        peer,
+        local,
+        proxied_by,
+    });
     // The certificates in use now; a reload during this connection does not change them.
     let setup = shared.tls();
     let outcome = handshake::run(
@@ -62,7 +94,8 @@ pub(crate) fn serve(
                 failed.failure = Failure::Evicted;
             }
             let trace = failed.trace.take();
-            let error = diagnose::explain(id, peer, local, *failed, &setup.accepts);
+            let mut error = diagnose::explain(id, peer, local, *failed, &setup.accepts);
+            error.proxied_by = proxied_by;
             // Zero-byte probes stay quiet (debug level), trace or not.
             if let Some(trace) = trace.filter(|_| !error.is_probe()) {
                 let outcome = format!("failed: {} — {}", error.message, error.fix);
@@ -76,15 +109,9 @@ pub(crate) fn serve(
             return;
         }
     };
-    let info = Arc::new(secure_info(
-        &mut done,
-        &setup.accepts,
-        id,
-        peer,
-        local,
-        started,
-        &shared,
-    ));
+    let mut info = secure_info(&mut done, &setup.accepts, id, peer, local, started, &shared);
+    info.proxied_by = proxied_by;
+    let info = Arc::new(info);
     log_secure(&info);
     let conn = Conn::new(
         info,
@@ -283,6 +310,7 @@ fn negotiated(
         authorized: false,
         authorization_error: None,
         peer_chain: Vec::new(),
+        proxied_by: None,
     }
 }
 

@@ -21,7 +21,8 @@ use crate::server::shutdown;
 use crate::setting::{Naming, Setting};
 
 /// Binds `addr` (IPv6 sockets accept IPv4 too), with the kernel's accept queue at 1024.
-pub(crate) fn bind(addr: &str, naming: Naming) -> Result<TcpListener, Error> {
+/// With `reuse_port`, other sockets may bind the same address and port (`SO_REUSEPORT`).
+pub(crate) fn bind(addr: &str, naming: Naming, reuse_port: bool) -> Result<TcpListener, Error> {
     let bind_err = |source| Error::Bind {
         addr: addr.to_string(),
         source,
@@ -34,6 +35,9 @@ pub(crate) fn bind(addr: &str, naming: Naming) -> Result<TcpListener, Error> {
     )
     .map_err(bind_err)?;
     socket.set_reuse_address(true).map_err(bind_err)?;
+    if reuse_port {
+        socket.set_reuse_port(true).map_err(bind_err)?;
+    }
     if sockaddr.is_ipv6() {
         let _ = socket.set_only_v6(false);
     }

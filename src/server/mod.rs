@@ -13,6 +13,7 @@ mod handshake;
 mod lifecycle;
 mod listener;
 mod pool;
+mod proxy;
 mod reader;
 mod registry;
 mod reload;
@@ -197,6 +198,7 @@ impl Server {
         let naming = options.tls.naming;
         options.check_limits()?;
         let tls = setup::build(&options.tls, None)?;
+        let proxy = proxy::Proxy::new(options.proxy_protocol, &options.proxy_from, naming)?;
         let listeners = match listeners {
             Some(given) if given.is_empty() => {
                 return Err(naming.error(
@@ -219,7 +221,7 @@ impl Server {
             None => options
                 .bind
                 .iter()
-                .map(|addr| listener::bind(addr, naming))
+                .map(|addr| listener::bind(addr, naming, options.reuse_port))
                 .collect::<Result<Vec<_>, _>>()?,
         };
         let local_addrs = listeners
@@ -233,6 +235,7 @@ impl Server {
         let settings = Settings {
             local_addrs: local_addrs.clone(),
             exit_after: options.exit_after,
+            proxy,
             mode,
             limits: Limits {
                 high_water_mark: options.high_water_mark,
@@ -355,7 +358,14 @@ fn admission(options: &ServerOptions) -> Admission {
     Admission {
         max_connections: max,
         max_handshakes: options.max_handshakes.unwrap_or((max / 4).max(8)).min(max),
-        max_per_address: options.max_per_address.unwrap_or((max * 3 / 4).max(1)),
+        // Behind a balancer every connection comes from its address: the default would cap
+        // them all at three quarters of the server.
+        max_per_address: options
+            .max_per_address
+            .unwrap_or(match options.proxy_protocol {
+                crate::options::ProxyProtocol::Off => (max * 3 / 4).max(1),
+                _ => max,
+            }),
         when_full: options.when_full,
     }
 }

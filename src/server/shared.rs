@@ -14,6 +14,7 @@ use std::time::Duration;
 use crate::connection::{Limits, Notify, Timers};
 use crate::events::EventSender;
 use crate::server::pool::Pool;
+use crate::server::proxy::Proxy;
 use crate::server::registry::Registry;
 use crate::setting::Naming;
 use crate::stream::TlsStream;
@@ -37,6 +38,8 @@ pub(crate) struct Shared {
     pub exit_after: Option<u64>,
     /// Connections accepted so far, counted only with `exit_after`.
     pub accepted: AtomicU64,
+    /// The PROXY protocol: whether a header comes first, and from whom.
+    pub proxy: Proxy,
     /// The TLS setup new connections use; replaced whole by a reload.
     pub(super) tls: RwLock<Arc<Setup>>,
     /// Serialises reloads and run-time SNI additions.
@@ -74,6 +77,7 @@ pub(crate) struct Shared {
 pub(crate) struct Settings {
     pub local_addrs: Vec<SocketAddr>,
     pub exit_after: Option<u64>,
+    pub proxy: Proxy,
     pub mode: Mode,
     pub limits: Limits,
     pub handshake_timeout: Duration,
@@ -98,6 +102,7 @@ impl Shared {
             local_addrs: settings.local_addrs,
             exit_after: settings.exit_after,
             accepted: AtomicU64::new(0),
+            proxy: settings.proxy,
             tls: RwLock::new(Arc::new(tls)),
             reloading: Mutex::new(()),
             notify: Arc::new(events.clone()),

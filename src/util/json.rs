@@ -55,6 +55,14 @@ impl Obj {
         }
     }
 
+    /// A string field written only when there is a value (no `null`).
+    pub(crate) fn some_str(self, k: &str, v: Option<&str>) -> Obj {
+        match v {
+            Some(v) => self.str(k, v),
+            None => self,
+        }
+    }
+
     /// A number field, written with `Display`.
     pub(crate) fn num(mut self, k: &str, v: impl std::fmt::Display) -> Obj {
         self.key(k);

@@ -88,6 +88,13 @@ impl Lines {
         }
     }
 
+    /// The next line if one has arrived, without waiting.
+    pub fn try_line(&mut self) -> Option<String> {
+        let line = self.rx.try_recv().ok()?;
+        self.seen.push(line.clone());
+        Some(line)
+    }
+
     /// Reads to end of file; returns every line seen, from the first.
     pub fn read_to_eof(&mut self, what: &str) -> &[String] {
         while self.next(what).is_some() {}
