@@ -152,6 +152,15 @@ fn a_client_without_the_header_is_refused_and_told_what_the_balancer_misses() {
 }
 
 #[test]
+fn a_health_check_that_connects_and_closes_is_a_quiet_probe() {
+    let (_server, events, addr) = start(behind_balancer(ProxyProtocol::V2));
+    drop(TcpStream::connect(addr).unwrap());
+    let e = refusal(&events);
+    assert_eq!(e.cause, Cause::Probe, "{e}");
+    assert!(e.is_quiet());
+}
+
+#[test]
 fn a_header_from_an_untrusted_address_is_refused() {
     let options = options()
         .proxy_protocol(ProxyProtocol::Any)
