@@ -98,6 +98,8 @@
 //! - `serde`: `serde::Serialize` for events, socket facts, failures, certificates,
 //!   summaries and the `check` and `probe` reports, with the keys of their `to_json` (adds
 //!   serde and serde_json).
+//! - `pki`: [`pki`], the test PKI (`tls-server pki`): good and deliberately broken
+//!   certificates (adds rcgen).
 //! - `fuzzing`: entry points for the fuzzers in `fuzz/` and their regression tests; not an
 //!   API.
 //!
@@ -121,6 +123,8 @@ mod handler;
 #[cfg(feature = "https")]
 pub mod https;
 mod options;
+#[cfg(feature = "pki")]
+pub mod pki;
 #[cfg(feature = "probe")]
 pub mod probe;
 #[cfg(feature = "serde")]

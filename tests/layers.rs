@@ -19,6 +19,7 @@ const UNITS: &[(&str, u32)] = &[
     ("server", 8),
     ("https", 9),
     ("probe", 9),
+    ("pki", 9),
     ("lib", 10),
     ("fuzzing", 10),
     ("serialize", 10),

@@ -8,6 +8,7 @@ mod check;
 mod flags;
 mod listen;
 mod logger;
+mod pki;
 mod probe;
 mod serve;
 mod signals;
@@ -31,6 +32,8 @@ pub enum Command {
     Check(check::CheckCommand),
     /// `tls-server probe ...`
     Probe(probe::Probe),
+    /// `tls-server pki DIR ...`
+    Pki(pki::Pki),
 }
 
 const HELP: &str = "\
@@ -41,6 +44,7 @@ USAGE:
                                     --mode https: answer HTTPS with the connection facts)
     tls-server check [OPTIONS]      check certificate, key and CA files before serving (check --help)
     tls-server probe HOST:PORT      connect as a client and explain the handshake (probe --help)
+    tls-server pki DIR              make a test PKI: good and broken certificates (pki --help)
     tls-server --version            versions of tls-server, rustls and the crypto provider
     tls-server help [COMMAND]       this help, or a command's (also: COMMAND --help)
 
@@ -58,6 +62,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, Box<dyn std::error::Error>>
         Some(Value(cmd)) if cmd == "serve" => serve::parse(&mut parser),
         Some(Value(cmd)) if cmd == "check" => check::parse(&mut parser),
         Some(Value(cmd)) if cmd == "probe" => probe::parse(&mut parser),
+        Some(Value(cmd)) if cmd == "pki" => pki::parse(&mut parser),
         Some(Value(cmd)) if cmd == "help" => {
             // `tls-server help [COMMAND]` is `tls-server [COMMAND] --help`.
             match parser.next()? {
@@ -71,7 +76,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, Box<dyn std::error::Error>>
 }
 
 /// What may come first, for "did you mean".
-const COMMANDS: &str = "serve check probe help --help --version";
+const COMMANDS: &str = "serve check probe pki help --help --version";
 
 /// `tls-server --help`: the commands, then serve's options.
 fn full_help() -> String {
@@ -96,6 +101,7 @@ pub fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
         Command::Serve(cmd) => serve::run(cmd),
         Command::Check(cmd) => check::run(cmd),
         Command::Probe(cmd) => probe::run(cmd),
+        Command::Pki(cmd) => pki::run(cmd),
     }
 }
 

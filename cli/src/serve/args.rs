@@ -32,6 +32,9 @@ SERVE OPTIONS (defaults in brackets):
                               e.g. 127.0.0.1,10.0.0.0/8 (repeatable; needed with the above)
     --exit-after N            accept N connections, then stop accepting and exit when
                               they have closed (openssl s_server -naccept) [never]
+    --fixture NAME --pki DIR  serve fixture NAME of a test PKI made by `tls-server pki DIR`
+                              (expired, wrong-host, ...), broken on purpose: the startup
+                              check warns instead of refusing
     --cert FILE               certificate chain, PEM, leaf first [certs/server.crt]
     --key FILE                private key, PEM, unencrypted [certs/server.key]
     --tls-versions LIST       accepted versions, e.g. 1.3 or 1.2,1.3 [1.2,1.3]
@@ -101,6 +104,8 @@ pub struct Serve {
     pub(super) log_format: logger::Format,
     /// No `--key`: the demo key from `certs/`, public by design.
     pub(super) demo_key: bool,
+    /// `--fixture NAME`: broken on purpose, so the startup check warns instead of refusing.
+    pub(super) fixture: Option<String>,
 }
 
 pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std::error::Error>> {
@@ -121,6 +126,8 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
     let mut cert_path: Option<PathBuf> = None;
     let mut key_path: Option<PathBuf> = None;
     let mut check_first = true;
+    let mut fixture: Option<String> = None;
+    let mut pki_dir: Option<PathBuf> = None;
     let mut check_cas: Vec<PathBuf> = Vec::new();
     // The SSLKEYLOGFILE convention (curl, browsers, OpenSSL's s_client -keylogfile).
     let mut keylog: Option<PathBuf> = std::env::var_os("SSLKEYLOGFILE")
@@ -161,6 +168,8 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
             Long("cert") => cert_path = Some(parser.value()?.into()),
             Long("key") => key_path = Some(parser.value()?.into()),
             Long("no-check") => check_first = false,
+            Long("fixture") => fixture = Some(parser.value()?.string()?),
+            Long("pki") => pki_dir = Some(parser.value()?.into()),
             Long("tls-versions") => {
                 let list = parser.value()?.string()?;
                 let versions = split(&list)
@@ -340,6 +349,30 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
         }
     }
     let addresses = listen.addresses()?;
+    if let Some(name) = &fixture {
+        let Some(dir) = &pki_dir else {
+            return Err(format!("--fixture {name}: give the test PKI's directory with --pki DIR (made by `tls-server pki DIR`)").into());
+        };
+        if cert_path.is_some() || key_path.is_some() {
+            return Err(format!(
+                "--fixture {name} and --cert/--key both name the certificate: give one"
+            )
+            .into());
+        }
+        let Some(f) = tls_server::pki::FIXTURES.iter().find(|f| f.name == name) else {
+            let names: Vec<&str> = tls_server::pki::FIXTURES.iter().map(|f| f.name).collect();
+            return Err(format!(
+                "--fixture: {name:?} is not a fixture — choose one of {}",
+                names.join(", ")
+            )
+            .into());
+        };
+        cert_path = Some(dir.join(f.files[0]));
+        key_path = Some(dir.join(f.files[1]));
+        check_cas.push(dir.join("ca.crt"));
+    } else if pki_dir.is_some() {
+        return Err("--pki: give --fixture NAME too (e.g. --fixture expired)".into());
+    }
     if let Some(path) = keylog {
         options = options.key_log_file(path);
     }
@@ -404,6 +437,7 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
         },
         log_format,
         demo_key,
+        fixture,
     })))
 }
 
