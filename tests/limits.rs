@@ -36,17 +36,7 @@ fn tcp_from(from: IpAddr, addr: SocketAddr) -> TcpStream {
 
 /// A completed TLS handshake from `from`.
 fn secure_from(from: IpAddr, addr: SocketAddr) -> Client {
-    let conn =
-        rustls::ClientConnection::new(client_config(), ServerName::try_from("localhost").unwrap())
-            .unwrap();
-    let mut client = rustls::StreamOwned::new(conn, tcp_from(from, addr));
-    while client.conn.is_handshaking() {
-        client
-            .conn
-            .complete_io(&mut client.sock)
-            .expect("handshake");
-    }
-    client
+    handshake_over(tcp_from(from, addr), client_config())
 }
 
 /// Waits for the server's `SecureConnection` of the client at `me`; its id.

@@ -9,7 +9,6 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 
 use support::*;
 use tls_server::explain::Cause;
-use tls_server::rustls::{self, pki_types::ServerName};
 use tls_server::{Event, ProxyProtocol, Server, ServerOptions};
 
 /// The client the balancer speaks for, in every test.
@@ -24,17 +23,7 @@ fn connect_through(addr: SocketAddr, header: &[u8]) -> Client {
     let mut tcp = TcpStream::connect(addr).unwrap();
     tcp.set_read_timeout(Some(WAIT)).unwrap();
     tcp.write_all(header).unwrap();
-    let conn =
-        rustls::ClientConnection::new(client_config(), ServerName::try_from("localhost").unwrap())
-            .unwrap();
-    let mut client = rustls::StreamOwned::new(conn, tcp);
-    while client.conn.is_handshaking() {
-        client
-            .conn
-            .complete_io(&mut client.sock)
-            .expect("handshake");
-    }
-    client
+    handshake_over(tcp, client_config())
 }
 
 fn v1(client: &str, server: SocketAddr) -> Vec<u8> {

@@ -139,9 +139,9 @@ fn inherited_sockets_that_cannot_work_are_refused_with_the_reason() {
     }
 }
 
-#[test]
-fn exit_after_serves_n_connections_then_exits_cleanly() {
-    let mut server = Proc::spawn(
+/// `serve --port 0 --events json --exit-after N`.
+fn exit_after(n: &str) -> Proc {
+    Proc::spawn(
         "tls-server",
         &mut tls_server(&[
             "serve",
@@ -150,9 +150,14 @@ fn exit_after_serves_n_connections_then_exits_cleanly() {
             "--events",
             "json",
             "--exit-after",
-            "2",
+            n,
         ]),
-    );
+    )
+}
+
+#[test]
+fn exit_after_serves_n_connections_then_exits_cleanly() {
+    let mut server = exit_after("2");
     let addr = listening_lines(&mut server, 1)[0];
     let mut first = support::connect(addr);
     let mut second = support::connect(addr);
@@ -198,18 +203,7 @@ fn exit_after_serves_n_connections_then_exits_cleanly() {
 
 #[test]
 fn the_summary_counts_failed_handshakes_by_cause() {
-    let mut server = Proc::spawn(
-        "tls-server",
-        &mut tls_server(&[
-            "serve",
-            "--port",
-            "0",
-            "--events",
-            "json",
-            "--exit-after",
-            "1",
-        ]),
-    );
+    let mut server = exit_after("1");
     let addr = listening_lines(&mut server, 1)[0];
     // Plain HTTP at a TLS port: a not-tls failure.
     let mut plain = std::net::TcpStream::connect(addr).unwrap();

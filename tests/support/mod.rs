@@ -170,6 +170,12 @@ pub fn connect_with(addr: SocketAddr, config: Arc<rustls::ClientConfig>) -> Clie
     let tcp = TcpStream::connect(addr).expect("tcp connect");
     tcp.set_read_timeout(Some(WAIT)).unwrap();
     tcp.set_write_timeout(Some(WAIT)).unwrap();
+    handshake_over(tcp, config)
+}
+
+/// A TLS client for `localhost` on a TCP connection already made (and perhaps already
+/// written to), handshake completed.
+pub fn handshake_over(tcp: TcpStream, config: Arc<rustls::ClientConfig>) -> Client {
     let name = ServerName::try_from("localhost").unwrap();
     let conn = rustls::ClientConnection::new(config, name).expect("client conn");
     let mut client = rustls::StreamOwned::new(conn, tcp);
