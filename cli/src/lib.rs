@@ -8,6 +8,7 @@ mod check;
 mod flags;
 mod listen;
 mod logger;
+mod preflight;
 mod probe;
 mod serve;
 mod signals;

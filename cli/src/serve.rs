@@ -7,13 +7,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lexopt::prelude::*;
-use tls_server::check::{self, Status};
+use tls_server::check;
 use tls_server::https;
 use tls_server::tls::{Provider, SniFallback};
 use tls_server::{ClientAuth, Event, ServerOptions, Summary, TlsStream, TlsVersion, WhenFull};
 
 use crate::flags::{self, duration};
 use crate::listen::{self, Listen};
+use crate::preflight::{self, OnError};
 use crate::{logger, signals, Command};
 
 /// The demo certificates, relative to the working directory: what `make run` serves.
@@ -40,7 +41,8 @@ SERVE OPTIONS (defaults in brackets):
     --sni NAME=CERT,KEY       serve CERT/KEY to clients asking for NAME (a host name or
                               *.example.test); repeatable; --cert/--key stay the default
     --sni-fallback POLICY     clients with no name or an unknown one: default (serve
-                              --cert), refuse-unknown, or refuse [default]
+                              --cert), refuse-unknown, or refuse [default]; a name
+                              --cert covers is never unknown
     --session-cache N         sessions remembered for resumption; 0 turns it off [256]
     --no-tickets              do not issue session tickets
     --tickets N               TLS 1.3 tickets sent after each full handshake [2]
@@ -69,6 +71,7 @@ SERVE OPTIONS (defaults in brackets):
     --provider NAME           crypto provider: aws-lc-rs or ring [aws-lc-rs if built in]
     --trace                   log each handshake step by step (and a \"trace\" JSON event)
     --no-check                start even if `tls-server check` finds errors in --cert/--key
+                              (each is logged as a warning instead)
     --keylog FILE             append TLS secrets for Wireshark (also: SSLKEYLOGFILE) [none]
     --mode echo|https         echo: send every byte back; https: answer HTTP/1.1 requests,
                               GET / with this connection's TLS facts as JSON [echo]
@@ -91,8 +94,9 @@ pub struct Serve {
     addresses: Vec<String>,
     listen: Listen,
     /// The preflight `tls-server check` runs on the same files (the default pair, then each
-    /// `--sni` pair), unless `--no-check`.
+    /// `--sni` pair); its errors stop the server, or are warnings with `--no-check`.
     preflight: Vec<check::Options>,
+    on_error: OnError,
     events_json: bool,
     /// `--mode https`: the stream style with `https::serve` instead of echo.
     https: bool,
@@ -371,9 +375,10 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
         }
     }
     Ok(Command::Serve(Box::new(Serve {
-        preflight: match check_first {
-            true => std::iter::once(preflight).chain(sni_checks).collect(),
-            false => Vec::new(),
+        preflight: std::iter::once(preflight).chain(sni_checks).collect(),
+        on_error: match check_first {
+            true => OnError::Stop,
+            false => OnError::Warn,
         },
         options,
         addresses,
@@ -423,7 +428,7 @@ pub(crate) fn run(cfg: Box<Serve>) -> Result<(), Box<dyn std::error::Error>> {
             Some(at) => preflight.clone().at(at),
             None => preflight.clone(),
         };
-        run_preflight(&preflight, cfg.demo_key && i == 0)?;
+        preflight::run(&preflight, cfg.demo_key && i == 0, DEMO_KEY, cfg.on_error)?;
     }
     let signals = signals::take()?;
     let server = cfg.listen.start(
@@ -473,49 +478,6 @@ pub(crate) fn run(cfg: Box<Serve>) -> Result<(), Box<dyn std::error::Error>> {
     }
     server.wait();
     Ok(())
-}
-
-/// `tls-server check` on the certificate and key before serving: errors stop the server
-/// (each on a line of its own), warnings are logged.
-/// With `demo_key` (no `--key` given), the demo key's permissions are not warned about:
-/// it is published in the repository, and a checkout makes it 0644.
-fn run_preflight(
-    options: &check::Options,
-    demo_key: bool,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let report = check::check(options);
-    for c in &report.checks {
-        if c.status != Status::Warn {
-            continue;
-        }
-        if demo_key && c.check == "key-permissions" {
-            log::info!(
-                "serving the demo certificate and key ({DEMO_KEY}, published in the repository, so readable by all); give a real pair with --cert and --key, and keep that key chmod 600"
-            );
-        } else {
-            log::warn!("preflight {}: {} — {}", c.check, c.located(), c.fix);
-        }
-    }
-    let errors: Vec<String> = report
-        .problems()
-        .map(|c| {
-            if c.fix.is_empty() {
-                c.located()
-            } else {
-                format!("{} — {}", c.located(), c.fix)
-            }
-        })
-        .collect();
-    if errors.is_empty() {
-        return Ok(());
-    }
-    Err(format!(
-        "{}\n(`tls-server check` found {} problem{} with the certificate and key; `serve --no-check` starts anyway)",
-        errors.join("\nerror: "),
-        errors.len(),
-        if errors.len() == 1 { "" } else { "s" }
-    )
-    .into())
 }
 
 /// Node's classic echo example: send every byte back; pause reading while the peer is slow
