@@ -20,7 +20,7 @@ use std::sync::Weak;
 use std::time::Duration;
 
 use crate::connection::Conn;
-use crate::explain::{HandshakeTrace, TlsClientError};
+use crate::explain::{ConnectionError, HandshakeTrace, TlsClientError};
 use crate::socket::TlsSocket;
 use crate::tls::Reloaded;
 use crate::util::json::Obj;
@@ -87,13 +87,15 @@ pub enum Event {
         /// Dropping this ends our side of the connection.
         ack: EndAck,
     },
-    /// A connection failed after its handshake: a TLS error from the peer, a reset, a handler
-    /// that panicked. `Close` with `had_error: true` follows. Node: the socket's `'error'`.
+    /// A connection failed after its handshake: a record the peer corrupted, a bad
+    /// KeyUpdate, a reset, a handler that panicked — explained as a failed handshake is,
+    /// with its cause, a sentence, a fix and the alert we sent. `Close` with
+    /// `had_error: true` follows. Node: the socket's `'error'`.
     Error {
         /// The connection.
         socket: TlsSocket,
-        /// What went wrong, in one sentence.
-        error: String,
+        /// What went wrong and what to do; `{error}` prints the log line's text.
+        error: Box<ConnectionError>,
     },
     /// The connection is closed and its thread is free again. Last event for a connection
     /// that completed its handshake. Node: the socket's `'close'`.
@@ -163,7 +165,8 @@ impl Event {
     /// The event as one JSON object, what `tls-server serve --events json` prints: the
     /// `event` name, then the event's fields (`secureConnection` carries
     /// [`SocketInfo::to_json`](crate::SocketInfo::to_json), `tlsClientError`
-    /// [`TlsClientError::to_json`]). Data events carry the byte count, not the bytes.
+    /// [`TlsClientError::to_json`], `error` the connection's `id` and `peer` then
+    /// [`ConnectionError::to_json`]). Data events carry the byte count, not the bytes.
     pub fn to_json(&self) -> String {
         let o = Obj::new().str("event", self.name());
         let socket = |o: Obj, s: &TlsSocket| {
@@ -189,7 +192,7 @@ impl Event {
             Event::End {
                 socket: s, clean, ..
             } => socket(o, s).bool("clean", *clean),
-            Event::Error { socket: s, error } => socket(o, s).str("error", error),
+            Event::Error { socket: s, error } => socket(o, s).extend(&error.to_json()),
             Event::Close {
                 socket: s,
                 had_error,

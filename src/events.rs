@@ -10,6 +10,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 
 use crate::connection::{Conn, Notify};
 use crate::event::Event;
+use crate::explain::{Cause, ConnectionError};
 use crate::setting::{Naming, Setting};
 use crate::socket::TlsSocket;
 use crate::util::json::Fields;
@@ -148,6 +149,10 @@ fn log_event(event: &Event, naming: Naming) {
         Event::ReloadFailed { error } => {
             log::error!(fields:% = fields; "reload refused, still serving the previous certificates: {error}")
         }
+        // A panicking handler is the program's bug, not the peer's doing.
+        Event::Error { socket, error } if error.cause == Cause::HandlerPanic => {
+            log::error!(fields:% = fields; "#{} {}: {error}", socket.id(), socket.remote_addr())
+        }
         Event::Error { socket, error } => {
             log::warn!(fields:% = fields; "#{} {}: {error}", socket.id(), socket.remote_addr())
         }
@@ -282,10 +287,10 @@ impl Notify for EventSender {
         self.send(Event::Drain(TlsSocket::of(conn)));
     }
 
-    fn failed(&self, conn: &Arc<Conn>, why: String) {
+    fn failed(&self, conn: &Arc<Conn>, error: Box<ConnectionError>) {
         self.send(Event::Error {
             socket: TlsSocket::of(conn),
-            error: why,
+            error,
         });
     }
 

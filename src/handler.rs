@@ -5,7 +5,10 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::event::Event;
 use crate::events::Events;
-use crate::explain::{HandshakeTrace, TlsClientError};
+use crate::explain::diagnose::explain_after;
+use crate::explain::failure::Broke;
+use crate::explain::{ConnectionError, HandshakeTrace, TlsClientError};
+use crate::setting::Naming;
 use crate::socket::TlsSocket;
 use crate::tls::Reloaded;
 use crate::util::panic_message;
@@ -30,9 +33,9 @@ pub trait Handler {
     fn on_drain(&mut self, socket: &TlsSocket) {}
     /// [`Event::End`]: the peer finished sending. Our side ends when this returns.
     fn on_end(&mut self, socket: &TlsSocket) {}
-    /// [`Event::Error`]: the connection failed (also called when one of your handlers
-    /// panicked on it).
-    fn on_error(&mut self, socket: &TlsSocket, error: &str) {}
+    /// [`Event::Error`]: the connection failed, explained (also called when one of your
+    /// handlers panicked on it, with the cause `handler-panic`).
+    fn on_error(&mut self, socket: &TlsSocket, error: &ConnectionError) {}
     /// [`Event::Close`]: the connection is gone.
     fn on_close(&mut self, socket: &TlsSocket, had_error: bool) {}
     /// [`Event::Refused`]: a limit turned a client away.
@@ -76,7 +79,7 @@ pub struct Handlers {
     data: Option<Box<dyn FnMut(&TlsSocket, &[u8])>>,
     drain: Option<Box<dyn FnMut(&TlsSocket)>>,
     end: Option<Box<dyn FnMut(&TlsSocket)>>,
-    error: Option<Box<dyn FnMut(&TlsSocket, &str)>>,
+    error: Option<Box<dyn FnMut(&TlsSocket, &ConnectionError)>>,
     close: Option<Box<dyn FnMut(&TlsSocket, bool)>>,
     refused: Option<Box<dyn FnMut(SocketAddr, &str)>>,
     closed: Option<Box<dyn FnMut()>>,
@@ -104,7 +107,7 @@ impl Handlers {
     setter!(on_data, data, &TlsSocket, &[u8]);
     setter!(on_drain, drain, &TlsSocket);
     setter!(on_end, end, &TlsSocket);
-    setter!(on_error, error, &TlsSocket, &str);
+    setter!(on_error, error, &TlsSocket, &ConnectionError);
     setter!(on_close, close, &TlsSocket, bool);
     setter!(on_refused, refused, SocketAddr, &str);
     setter!(on_closed, closed,);
@@ -146,7 +149,7 @@ impl Handler for Handlers {
             f(socket)
         }
     }
-    fn on_error(&mut self, socket: &TlsSocket, error: &str) {
+    fn on_error(&mut self, socket: &TlsSocket, error: &ConnectionError) {
         if let Some(f) = &mut self.error {
             f(socket, error)
         }
@@ -176,23 +179,23 @@ pub(crate) fn run<H: Handler + ?Sized>(events: &Events, handler: &mut H) {
         let last = matches!(event, Event::Closed);
         let outcome = catch_unwind(AssertUnwindSafe(|| dispatch(handler, &event)));
         if let Err(panic) = outcome {
-            let why = format!(
-                "handler panicked on {}: {}",
-                event.name(),
-                panic_message(&panic)
-            );
+            let place = format!("handler on {}", event.name());
+            let panic = panic_message(&panic);
             match event.socket() {
                 Some(socket) => {
+                    // The words for a panic name no setting: the default naming will do.
+                    let error =
+                        explain_after(Broke::HandlerPanic { place, panic }, Naming::default());
                     log::error!(
-                        "#{} {}: {why}; closing this connection",
+                        "#{} {}: {error}; closing this connection",
                         socket.id(),
                         socket.remote_addr()
                     );
                     socket.mark_error();
-                    let _ = catch_unwind(AssertUnwindSafe(|| handler.on_error(socket, &why)));
+                    let _ = catch_unwind(AssertUnwindSafe(|| handler.on_error(socket, &error)));
                     socket.destroy();
                 }
-                None => log::error!("{why}"),
+                None => log::error!("{place} panicked: {panic}"),
             }
         }
         drop(event);

@@ -141,7 +141,7 @@ pub use connection::SocketInfo;
 pub use error::Error;
 pub use event::Event;
 pub use events::Events;
-pub use explain::TlsClientError;
+pub use explain::{ConnectionError, TlsClientError};
 pub use handler::{Handler, Handlers};
 pub use options::{ProxyProtocol, ServerOptions, WhenFull};
 pub use server::{Server, ServerHandle};

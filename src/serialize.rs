@@ -32,6 +32,7 @@ serialize_as_json!(
     crate::event::Event,
     crate::connection::SocketInfo,
     crate::explain::TlsClientError,
+    crate::explain::ConnectionError,
     crate::summary::Summary,
     crate::explain::HandshakeTrace,
     crate::tls::CertificateInfo,

@@ -32,6 +32,11 @@ pub enum Setting {
     Alpn,
     /// Certificates by server name ([`ServerOptions::sni`](crate::ServerOptions::sni)).
     Sni,
+    /// Adding a certificate by name while the server runs
+    /// ([`ServerHandle::add_context`](crate::ServerHandle::add_context)). A front end that
+    /// cannot do that names it as it names [`Setting::Sni`]; messages then give that one way
+    /// to serve another name.
+    AddContext,
     /// The policy for unknown names ([`ServerOptions::sni_fallback`](crate::ServerOptions::sni_fallback)).
     SniFallback,
     /// Session resumption by cache ([`ServerOptions::session_cache_size`](crate::ServerOptions::session_cache_size)).
@@ -108,6 +113,7 @@ impl Setting {
             Setting::KxGroups => "ServerOptions::kx_groups",
             Setting::Alpn => "ServerOptions::alpn",
             Setting::Sni => "ServerOptions::sni",
+            Setting::AddContext => "ServerHandle::add_context",
             Setting::SniFallback => "ServerOptions::sni_fallback",
             Setting::SessionCache => "ServerOptions::session_cache_size",
             Setting::SessionTickets => "ServerOptions::session_tickets",

@@ -72,6 +72,10 @@ impl TlsStream {
     }
 }
 
+/// A read that fails because of the peer (a corrupt record, a reset, ...) returns an
+/// `io::Error` whose inner error ([`io::Error::get_ref`]) is the
+/// [`ConnectionError`](crate::ConnectionError) that explains it; the same goes out as
+/// [`Event::Error`](crate::Event::Error).
 impl Read for TlsStream {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         while self.pos == self.plaintext.len() {
@@ -87,9 +91,10 @@ impl Read for TlsStream {
                     self.pos = 0;
                     self.eof = end.is_some();
                 }
-                ReadOutcome::Failed(why) => {
-                    self.conn.mark_error();
-                    return Err(io::Error::new(io::ErrorKind::InvalidData, why));
+                ReadOutcome::Failed(error) => {
+                    // Reported as an `Error` event, as in the events style, and returned.
+                    self.conn.report(error.clone());
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, *error));
                 }
                 ReadOutcome::Destroyed => {
                     return Err(io::Error::new(

@@ -35,6 +35,9 @@ pub struct Summary {
     pub evicted: u64,
     /// Secure connections that ended in an error (`Error`).
     pub errors: u64,
+    /// Those errors by [`Cause::name`](crate::explain::Cause::name) (`peer-reset`,
+    /// `undecryptable-record`, ...).
+    pub error_causes: BTreeMap<&'static str, u64>,
     /// Application bytes received on connections that have closed.
     pub bytes_read: u64,
     /// Application bytes sent on connections that have closed.
@@ -59,6 +62,7 @@ impl Summary {
             refused: 0,
             evicted: 0,
             errors: 0,
+            error_causes: BTreeMap::new(),
             bytes_read: 0,
             bytes_written: 0,
             started: Instant::now(),
@@ -76,7 +80,10 @@ impl Summary {
             Event::TlsClientError(e) => *self.failed.entry(e.cause.name()).or_default() += 1,
             Event::Refused { .. } => self.refused += 1,
             Event::Evicted { .. } => self.evicted += 1,
-            Event::Error { .. } => self.errors += 1,
+            Event::Error { error, .. } => {
+                self.errors += 1;
+                *self.error_causes.entry(error.cause.name()).or_default() += 1;
+            }
             Event::Close { socket, .. } => {
                 self.bytes_read += socket.bytes_read();
                 self.bytes_written += socket.bytes_written();
@@ -96,22 +103,26 @@ impl Summary {
     }
 
     /// The summary as one JSON object, `{"event":"summary",...}`, as `tls-server serve
-    /// --events json` prints it last: `failed` maps each cause to its count.
+    /// --events json` prints it last: `failed` maps each cause to its count, and so does
+    /// `errorCauses` for the errors after the handshake.
     pub fn to_json(&self) -> String {
-        let mut failed = Obj::new();
-        for (cause, n) in &self.failed {
-            failed = failed.num(cause, n);
-        }
+        let by_cause = |counts: &BTreeMap<&'static str, u64>| {
+            counts
+                .iter()
+                .fold(Obj::new(), |o, (cause, n)| o.num(cause, n))
+                .finish()
+        };
         Obj::new()
             .str("event", "summary")
             .num("connections", self.connections)
             .num("secure", self.secure)
             .num("resumed", self.resumed)
             .num("failures", self.failures())
-            .raw("failed", &failed.finish())
+            .raw("failed", &by_cause(&self.failed))
             .num("refused", self.refused)
             .num("evicted", self.evicted)
             .num("errors", self.errors)
+            .raw("errorCauses", &by_cause(&self.error_causes))
             .num("bytesRead", self.bytes_read)
             .num("bytesWritten", self.bytes_written)
             .num(
@@ -123,9 +134,16 @@ impl Summary {
 }
 
 /// One line: `12 connections, 10 secure (3 resumed), 2 failed (not-tls 1, unknown-ca 1),
-/// 0 refused, 0 evicted, 0 errors, 1532 bytes in, 1532 bytes out, in 5.3s`.
+/// 0 refused, 0 evicted, 1 error (peer-reset 1), 1532 bytes in, 1532 bytes out, in 5.3s`.
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let causes = |counts: &BTreeMap<&'static str, u64>| {
+            if counts.is_empty() {
+                return String::new();
+            }
+            let each: Vec<String> = counts.iter().map(|(c, n)| format!("{c} {n}")).collect();
+            format!(" ({})", each.join(", "))
+        };
         let s = if self.connections == 1 { "" } else { "s" };
         write!(
             f,
@@ -135,20 +153,15 @@ impl fmt::Display for Summary {
             self.resumed,
             self.failures()
         )?;
-        if !self.failed.is_empty() {
-            let causes: Vec<String> = self
-                .failed
-                .iter()
-                .map(|(c, n)| format!("{c} {n}"))
-                .collect();
-            write!(f, " ({})", causes.join(", "))?;
-        }
         write!(
             f,
-            ", {} refused, {} evicted, {} errors, {} bytes in, {} bytes out, in {:.1}s",
+            "{}, {} refused, {} evicted, {} error{}{}, {} bytes in, {} bytes out, in {:.1}s",
+            causes(&self.failed),
             self.refused,
             self.evicted,
             self.errors,
+            if self.errors == 1 { "" } else { "s" },
+            causes(&self.error_causes),
             self.bytes_read,
             self.bytes_written,
             self.running_for().as_secs_f64()

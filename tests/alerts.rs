@@ -10,150 +10,20 @@
 //! server's first flight it sends the fatal alert itself, in plaintext.
 //!
 //! The client here drives rustls for the handshake, then takes its traffic secrets and
-//! writes records by hand — the only way to send what no correct client sends.
+//! writes records by hand (`support::raw`) — the only way to send what no correct client
+//! sends. What the server says about each failure: tests/connection_errors.rs.
 
 mod support;
 
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::sync::Arc;
+use std::io::{Read, Write};
+use std::net::TcpStream;
 
+use support::raw::{alert, Raw, CLOSE_NOTIFY, KEY_UPDATE_HEAD, KEY_UPDATE_TAIL};
 use support::*;
+use tls_server::explain::Cause;
 use tls_server::rustls;
-use tls_server::rustls::crypto::cipher::{
-    InboundOpaqueMessage, MessageDecrypter, MessageEncrypter, OutboundChunks, OutboundPlainMessage,
-};
-use tls_server::rustls::pki_types::ServerName;
-use tls_server::rustls::{CipherSuite, ConnectionTrafficSecrets, ContentType, ProtocolVersion};
+use tls_server::rustls::ContentType;
 use tls_server::Event;
-
-/// An open TLS 1.3 connection whose records we write and read ourselves.
-struct Raw {
-    tcp: TcpStream,
-    tx: Box<dyn MessageEncrypter>,
-    tx_seq: u64,
-    rx: Box<dyn MessageDecrypter>,
-    rx_seq: u64,
-}
-
-impl Raw {
-    /// Connects, and waits until the server has finished its handshake, so that what we
-    /// write next is read by the open connection, not by the handshake.
-    fn open(addr: SocketAddr, events: &tls_server::Events) -> Raw {
-        let raw = Raw::connect(addr);
-        let me = raw.tcp.local_addr().unwrap();
-        wait_for(events, "secureConnection", |e| match e {
-            Event::SecureConnection(s) if s.remote_addr() == me => Some(()),
-            _ => None,
-        });
-        raw
-    }
-
-    fn connect(addr: SocketAddr) -> Raw {
-        let base = provider();
-        let suite = *base
-            .cipher_suites
-            .iter()
-            .find(|s| s.suite() == CipherSuite::TLS13_AES_128_GCM_SHA256)
-            .expect("the provider has AES-128-GCM");
-        let provider = rustls::crypto::CryptoProvider {
-            cipher_suites: vec![suite],
-            ..(*base).clone()
-        };
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(leaf_der("ca.crt").into()).expect("the demo CA");
-        let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
-            .with_protocol_versions(&[&rustls::version::TLS13])
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        config.enable_secret_extraction = true;
-        let conn = rustls::ClientConnection::new(
-            Arc::new(config),
-            ServerName::try_from("localhost").unwrap(),
-        )
-        .unwrap();
-        let tcp = TcpStream::connect(addr).unwrap();
-        tcp.set_read_timeout(Some(WAIT)).unwrap();
-        let mut stream = rustls::StreamOwned::new(conn, tcp);
-        while stream.conn.is_handshaking() {
-            stream.conn.complete_io(&mut stream.sock).unwrap();
-        }
-        let (conn, tcp) = stream.into_parts();
-        let secrets = conn.dangerous_extract_secrets().expect("secrets");
-        let aead = suite.tls13().unwrap().aead_alg;
-        let keys = |s: ConnectionTrafficSecrets| match s {
-            ConnectionTrafficSecrets::Aes128Gcm { key, iv } => (key, iv),
-            _ => unreachable!("only AES-128-GCM was offered"),
-        };
-        let (tx_key, tx_iv) = keys(secrets.tx.1);
-        let (rx_key, rx_iv) = keys(secrets.rx.1);
-        Raw {
-            tcp,
-            tx: aead.encrypter(tx_key, tx_iv),
-            tx_seq: secrets.tx.0,
-            rx: aead.decrypter(rx_key, rx_iv),
-            rx_seq: secrets.rx.0,
-        }
-    }
-
-    /// One record of `typ`, encrypted.
-    fn record(&mut self, typ: ContentType, payload: &[u8]) -> Vec<u8> {
-        let chunks = [payload];
-        let message = OutboundPlainMessage {
-            typ,
-            version: ProtocolVersion::TLSv1_2,
-            payload: OutboundChunks::new(&chunks),
-        };
-        let sealed = self.tx.encrypt(message, self.tx_seq).unwrap();
-        self.tx_seq += 1;
-        sealed.encode()
-    }
-
-    /// Decrypts what the server sends until it closes: (content type, payload) of each
-    /// record, and how the stream ended.
-    fn read_all(&mut self) -> (Vec<(ContentType, Vec<u8>)>, io::Result<()>) {
-        let mut bytes = Vec::new();
-        let end = self.tcp.read_to_end(&mut bytes).map(|_| ());
-        let mut records = Vec::new();
-        let mut rest = &mut bytes[..];
-        while rest.len() >= 5 {
-            let len = u16::from_be_bytes([rest[3], rest[4]]) as usize;
-            if rest.len() < 5 + len {
-                break;
-            }
-            let (record, more) = rest.split_at_mut(5 + len);
-            let opaque = InboundOpaqueMessage::new(
-                ContentType::ApplicationData,
-                ProtocolVersion::TLSv1_2,
-                &mut record[5..],
-            );
-            let plain = self
-                .rx
-                .decrypt(opaque, self.rx_seq)
-                .expect("a record from the server");
-            self.rx_seq += 1;
-            records.push((plain.typ, plain.payload.to_vec()));
-            rest = more;
-        }
-        (records, end)
-    }
-}
-
-/// `KeyUpdate(update_not_requested)`: type 24, length 1, value 0 — cut after 3 bytes.
-const KEY_UPDATE_HEAD: [u8; 3] = [24, 0, 0];
-const KEY_UPDATE_TAIL: [u8; 2] = [1, 0];
-
-/// The first alert among `records`: (fatal, description).
-fn alert(records: &[(ContentType, Vec<u8>)]) -> Option<(bool, rustls::AlertDescription)> {
-    records.iter().find_map(|(typ, payload)| {
-        (*typ == ContentType::Alert && payload.len() == 2)
-            .then(|| (payload[0] == 2, rustls::AlertDescription::from(payload[1])))
-    })
-}
-
-const CLOSE_NOTIFY: Option<(bool, rustls::AlertDescription)> =
-    Some((false, rustls::AlertDescription::CloseNotify));
 
 #[test]
 fn a_corrupted_record_gets_its_fatal_alert_before_the_close() {
@@ -174,7 +44,8 @@ fn a_corrupted_record_gets_its_fatal_alert_before_the_close() {
         Event::Error { error, .. } => Some(error.clone()),
         _ => None,
     });
-    assert!(error.contains("decrypt"), "{error}");
+    assert_eq!(error.cause, Cause::UndecryptableRecord, "{error}");
+    assert_eq!(error.alert_sent.as_deref(), Some("BadRecordMac"), "{error}");
 }
 
 #[test]
@@ -192,8 +63,10 @@ fn a_key_update_split_around_data_gets_close_notify_not_a_bare_close() {
         Event::Error { error, .. } => Some(error.clone()),
         _ => None,
     });
+    assert_eq!(error.cause, Cause::InterleavedMessage, "{error}");
+    assert_eq!(error.alert_sent.as_deref(), Some("CloseNotify"), "{error}");
     assert!(
-        error.contains("MessageInterleavedWithHandshakeMessage"),
+        format!("{:?}", error.tls_error).contains("MessageInterleavedWithHandshakeMessage"),
         "{error}"
     );
     let had_error = wait_for(&events, "close", |e| match e {

@@ -180,7 +180,7 @@ fn a_chain_without_its_intermediate_is_named() {
         "{e}"
     );
     assert!(
-        e.message
+        e.fix
             .contains("add it after our certificate in ServerOptions::cert_file"),
         "{e}"
     );

@@ -96,6 +96,7 @@ fn a_panicking_handler_costs_only_its_connection() {
                     s.write(data);
                 })
                 .on_error(move |s, e| {
+                    assert_eq!(e.cause, tls_server::explain::Cause::HandlerPanic, "{e}");
                     let _ = t2.send(Seen::Error(s.id(), e.to_string()));
                 })
                 .on_close(move |s, had_error| {
@@ -207,10 +208,13 @@ fn a_panicking_stream_handler_costs_only_its_connection() {
         "close of the victim",
         |e| matches!(e, Event::Close { socket, .. } if socket.id() == victim_id),
     );
-    let errors: Vec<&str> = seen
+    let errors: Vec<String> = seen
         .iter()
         .filter_map(|e| match e {
-            Event::Error { socket, error } if socket.id() == victim_id => Some(error.as_str()),
+            Event::Error { socket, error } if socket.id() == victim_id => {
+                assert_eq!(error.cause.name(), "handler-panic", "{error}");
+                Some(error.to_string())
+            }
             _ => None,
         })
         .collect();

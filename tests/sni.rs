@@ -115,9 +115,19 @@ fn refuse_policy_sends_unrecognized_name_and_explains_with_our_names() {
         assert!(error.message.contains(part), "{part} in {}", error.message);
     }
     assert!(
-        error.fix.contains("ServerOptions::sni unknown.test"),
+        error.fix.contains(
+            "serve a certificate for unknown.test with ServerOptions::sni (or ServerHandle::add_context while running)"
+        ),
         "{}",
         error.fix
+    );
+    // Every name we serve: the entries', then the default certificate's.
+    assert!(
+        error.message.contains(
+            "we serve a.example.test, b.example.test, and localhost, 127.0.0.1, ::1 with the default certificate"
+        ),
+        "{}",
+        error.message
     );
 
     // No name at all is refused too, and said so.
@@ -149,6 +159,49 @@ fn refuse_unknown_policy_serves_no_name_but_refuses_unknown_names() {
         next_outcome(&events).unwrap_err().cause,
         Cause::UnknownServerName
     );
+}
+
+/// The names the default certificate covers are ours: asking for one of them is not asking
+/// for an unknown name, under either refusing policy.
+#[test]
+fn refusing_policies_serve_the_names_the_default_certificate_covers() {
+    for policy in [SniFallback::RefuseUnknown, SniFallback::Refuse] {
+        let (_server, events, addr) = serve_echo_streams(two_names().sni_fallback(policy));
+        assert_eq!(
+            served_leaf(addr, Some("localhost")).unwrap(),
+            leaf_der("server.crt"),
+            "{policy:?}"
+        );
+        assert_eq!(next_outcome(&events).unwrap().as_deref(), Some("localhost"));
+        assert!(served_leaf(addr, Some("nope.test")).is_err(), "{policy:?}");
+        let error = next_outcome(&events).unwrap_err();
+        assert!(error.message.contains("localhost"), "{}", error.message);
+    }
+}
+
+/// `servernameCovered`: whether the certificate we sent covers the name asked for.
+#[test]
+fn the_facts_say_whether_our_certificate_covers_the_name_asked_for() {
+    let (_server, events, addr) = serve_echo_streams(two_names());
+    let covered = |name: Option<&str>| {
+        served_leaf(addr, name).unwrap();
+        wait_for(&events, "secureConnection", |e| match e {
+            Event::SecureConnection(s) => Some((s.info().server_name_covered, s.info().to_json())),
+            _ => None,
+        })
+    };
+    // The default certificate (localhost, 127.0.0.1, ::1) for an unknown name.
+    let (wrong, json) = covered(Some("wrong.test"));
+    assert_eq!(wrong, Some(false), "{json}");
+    assert!(
+        json.contains(r#""servername":"wrong.test","servernameCovered":false"#),
+        "{json}"
+    );
+    assert_eq!(covered(Some("localhost")).0, Some(true));
+    assert_eq!(covered(Some("a.example.test")).0, Some(true));
+    let (none, json) = covered(None);
+    assert_eq!(none, None);
+    assert!(json.contains(r#""servernameCovered":null"#), "{json}");
 }
 
 #[test]

@@ -44,6 +44,8 @@ fn flag(setting: Setting) -> &'static str {
         Setting::KxGroups => "--groups",
         Setting::Alpn => "--alpn",
         Setting::Sni => "--sni",
+        // The command adds names only at startup: messages then name --sni alone.
+        Setting::AddContext => "--sni",
         Setting::SniFallback => "--sni-fallback",
         Setting::SessionCache => "--session-cache",
         Setting::SessionTickets => "--no-tickets",

@@ -9,6 +9,7 @@ mod flags;
 mod listen;
 mod logger;
 mod pki;
+mod preflight;
 mod probe;
 mod serve;
 mod signals;

@@ -34,6 +34,11 @@ pub struct SocketInfo {
     pub group: Option<String>,
     /// The server name the client asked for (SNI), if it sent one (Node's `servername`).
     pub server_name: Option<String>,
+    /// Whether the certificate we sent covers [`server_name`](Self::server_name): `false`
+    /// means a client that checks the name refuses it (the server logs a warning);
+    /// `None` when the client sent no name, or when we do not know our certificate (a
+    /// ready-made rustls configuration).
+    pub server_name_covered: Option<bool>,
     /// An IP address the client sent as its server name, which TLS does not allow
     /// (RFC 6066) and which therefore counts as no name: some clients do it when told to
     /// connect to an address.
@@ -66,7 +71,7 @@ impl SocketInfo {
     /// ```text
     /// {"id":1,"peer":"127.0.0.1:33164","local":"127.0.0.1:8000","protocol":"TLSv1.3",
     ///  "cipher":"TLS_AES_256_GCM_SHA384","cipherOpenssl":"TLS_AES_256_GCM_SHA384",
-    ///  "group":"x25519","servername":"localhost","alpn":null,"resumed":false,
+    ///  "group":"x25519","servername":"localhost","servernameCovered":true,"alpn":null,"resumed":false,
     ///  "authorized":false,"authorizationError":null,"authorizationMessage":null,
     ///  "peerCertificate":null,"handshakeMs":6.752}
     /// ```
@@ -75,10 +80,12 @@ impl SocketInfo {
     /// `getCipher().standardName` and `.name`): the same for TLS 1.3, different for TLS 1.2
     /// (`"cipher":"TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
     /// "cipherOpenssl":"ECDHE-ECDSA-AES256-GCM-SHA384"`).
-    /// `peerCertificate` is [`CertificateInfo::to_json`] of the client's certificate, or
-    /// `null`; `servernameIp` appears only when the client sent an IP address as its server
-    /// name, `proxiedBy` (the load balancer's address) only when a PROXY protocol header
-    /// named the client; `handshakeMs` is milliseconds from TCP accept to handshake complete.
+    /// `servernameCovered` is [`server_name_covered`](Self::server_name_covered) (`null`
+    /// without SNI). `peerCertificate` is [`CertificateInfo::to_json`] of the client's
+    /// certificate, or `null`; `servernameIp` appears only when the client sent an IP
+    /// address as its server name, `proxiedBy` (the load balancer's address) only when a
+    /// PROXY protocol header named the client; `handshakeMs` is milliseconds from TCP
+    /// accept to handshake complete.
     pub fn to_json(&self) -> String {
         let o = Obj::new()
             .num("id", self.id)
@@ -92,7 +99,15 @@ impl SocketInfo {
                 "proxiedBy",
                 self.proxied_by.map(|a| a.to_string()).as_deref(),
             )
-            .opt_str("servername", self.server_name.as_deref());
+            .opt_str("servername", self.server_name.as_deref())
+            .raw(
+                "servernameCovered",
+                match self.server_name_covered {
+                    Some(true) => "true",
+                    Some(false) => "false",
+                    None => "null",
+                },
+            );
         // Only when it happened: an IP address sent as the server name (RFC 6066 forbids it).
         let o = match self.server_name_ip {
             Some(ip) => o.str("servernameIp", &ip.to_string()),

@@ -25,6 +25,10 @@ use std::time::{Duration, Instant};
 
 use rustls::ServerConnection;
 
+use crate::explain::diagnose::explain_after;
+use crate::explain::failure::{Broke, Cause, ConnectionError};
+use crate::setting::Naming;
+
 pub use info::SocketInfo;
 pub(crate) use read::{drain, ReadOutcome};
 pub(crate) use timers::Timers;
@@ -40,15 +44,18 @@ pub(crate) struct Limits {
     pub linger: Duration,
     /// End a connection after this long without a byte in either direction.
     pub idle_timeout: Option<Duration>,
+    /// How the explanation of a failed connection names settings.
+    pub naming: Naming,
 }
 
-/// Where a connection reports what its write side learns by itself: everything queued was
-/// sent after a write returned `false`, or sending failed (then the connection is closed).
+/// Where a connection reports what it learns by itself: everything queued was sent after a
+/// write returned `false`, or the connection failed (then it is closed).
 pub(crate) trait Notify: Send + Sync {
     /// The output drained below the high-water mark (Node's `'drain'`).
     fn drained(&self, conn: &Arc<Conn>);
-    /// Sending failed; the connection is closed.
-    fn failed(&self, conn: &Arc<Conn>, why: String);
+    /// The connection failed (sending, receiving, what the peer sent); it is closed or
+    /// closing.
+    fn failed(&self, conn: &Arc<Conn>, error: Box<ConnectionError>);
     /// Nothing moved for `idle`, the idle timeout; the connection is being ended.
     fn timed_out(&self, conn: &Arc<Conn>, idle: Duration);
 }
@@ -271,6 +278,27 @@ impl Conn {
 
     pub(crate) fn mark_error(&self) {
         self.lock().had_error = true;
+    }
+
+    /// What broke this connection, explained.
+    pub(crate) fn explain(&self, broke: Broke) -> Box<ConnectionError> {
+        Box::new(explain_after(broke, self.limits.naming))
+    }
+
+    /// Marks the connection as failed and reports `error` (the `Error` event), once: a
+    /// connection already reported as failed (a read that failed again, a send that failed
+    /// first) is not reported again — unless a handler panicked, which is news of its own.
+    pub(crate) fn report(&self, error: Box<ConnectionError>) {
+        {
+            let mut st = self.lock();
+            if st.had_error && error.cause != Cause::HandlerPanic {
+                return;
+            }
+            st.had_error = true;
+        }
+        if let Some(me) = self.arc() {
+            self.notify.failed(&me, error);
+        }
     }
 
     pub(crate) fn is_closed(&self) -> bool {

@@ -9,13 +9,15 @@ use std::sync::MutexGuard;
 use std::time::{Duration, Instant};
 
 use super::{Conn, Flow};
+use crate::explain::failure::{Broke, ConnectionError};
 
 /// What one read from the peer produced.
 pub(crate) enum ReadOutcome {
     /// Plaintext (possibly empty), and `Some(clean)` if the peer finished sending.
     Chunk(Vec<u8>, Option<bool>),
-    /// The peer broke the protocol or the socket failed; the alert (if any) is queued.
-    Failed(String),
+    /// The peer broke the protocol or the socket failed, explained; the alert (if any) is
+    /// queued. Not reported yet: the reader reports it.
+    Failed(Box<ConnectionError>),
     /// Nothing arrived within the socket's read timeout (set only by the stream style's
     /// `TlsStream::set_read_timeout`). Nothing was read, so the TLS state is untouched and
     /// the connection stays usable.
@@ -131,7 +133,7 @@ impl Conn {
                     return Err(if self.is_closed() {
                         ReadOutcome::Destroyed
                     } else {
-                        ReadOutcome::Failed(format!("receive failed: {e}"))
+                        ReadOutcome::Failed(self.explain(Broke::Receive(e)))
                     });
                 }
             }
@@ -153,7 +155,13 @@ impl Conn {
         }
         while !input.is_empty() {
             if let Err(e) = st.tls.read_tls(&mut input) {
-                return ReadOutcome::Failed(format!("TLS input rejected: {e}"));
+                drop(st);
+                return ReadOutcome::Failed(self.explain(Broke::Input(e)));
+            }
+            // Send what is queued first, so that anything queued by a failure below is
+            // known to be rustls's alert.
+            if st.tls.wants_write() {
+                self.push(&mut st);
             }
             match st.tls.process_new_packets() {
                 Ok(io_state) => {
@@ -168,16 +176,21 @@ impl Conn {
                         end = Some(true);
                     }
                 }
-                Err(e) => {
+                Err(error) => {
                     // rustls queued a fatal alert: send it before anything closes. For
                     // some errors (records interleaved with a split handshake message, a
                     // handshake message too large) it queues none, and gives no way to
                     // send one once traffic is encrypted: close_notify (which rustls skips
                     // after a fatal alert) at least tells the peer the close is ours.
+                    let alert_queued = st.tls.wants_write();
                     st.tls.send_close_notify();
                     st.ending = true;
                     self.push(&mut st);
-                    return ReadOutcome::Failed(format!("TLS error: {e}"));
+                    drop(st);
+                    return ReadOutcome::Failed(self.explain(Broke::Tls {
+                        error,
+                        alert_queued,
+                    }));
                 }
             }
         }

@@ -12,6 +12,7 @@ use std::sync::MutexGuard;
 use std::time::Instant;
 
 use super::{Conn, State, READ_BUF};
+use crate::explain::failure::Broke;
 
 impl Conn {
     pub(crate) fn write(&self, data: &[u8]) -> bool {
@@ -114,7 +115,7 @@ impl Conn {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) => {
-                        self.send_failed(st, &e);
+                        self.send_failed(st, e);
                         return;
                     }
                 }
@@ -162,7 +163,7 @@ impl Conn {
                     return;
                 }
                 Err(e) => {
-                    self.send_failed(st, &e);
+                    self.send_failed(st, e);
                     return;
                 }
             }
@@ -204,7 +205,7 @@ impl Conn {
             .spawn(move || me.writer_loop());
         match spawned {
             Ok(handle) => st.writer = Some(handle),
-            Err(e) => self.fail(st, &format!("cannot start a writer thread: {e}")),
+            Err(e) => self.fail(st, Broke::NoWriter(e)),
         }
     }
 
@@ -232,7 +233,7 @@ impl Conn {
             st = self.lock();
             st.in_flight = 0;
             if let Err(e) = sent {
-                self.send_failed(&mut st, &e);
+                self.send_failed(&mut st, e);
                 return;
             }
             if st.out.is_empty() && chunk.capacity() <= 4 * READ_BUF {
@@ -247,7 +248,7 @@ impl Conn {
     /// reading our last records (our close_notify, session tickets) — `openssl s_client`
     /// and many clients do — has ended the conversation normally: the connection closes
     /// without an error. Anything else is an error.
-    pub(super) fn send_failed(&self, st: &mut State, e: &io::Error) {
+    pub(super) fn send_failed(&self, st: &mut State, e: io::Error) {
         let gone = matches!(
             e.kind(),
             io::ErrorKind::BrokenPipe
@@ -266,18 +267,18 @@ impl Conn {
             self.wake_state(st);
             return;
         }
-        self.fail(st, &format!("send failed: {e}"));
+        self.fail(st, Broke::Send(e));
     }
 
-    /// The connection broke: report it once and close.
-    pub(super) fn fail(&self, st: &mut State, why: &str) {
+    /// The connection broke: report it once (explained) and close.
+    pub(super) fn fail(&self, st: &mut State, broke: Broke) {
         if !st.closed {
             st.had_error = true;
             st.closed = true;
             st.out.clear();
             let _ = self.sock.shutdown(Shutdown::Both);
             if let Some(me) = self.arc() {
-                self.notify.failed(&me, why.to_string());
+                self.notify.failed(&me, self.explain(broke));
             }
             self.close_flow();
         }

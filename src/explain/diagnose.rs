@@ -1,6 +1,8 @@
-//! Deciding what a failed handshake means: from the record of the failure (what rustls
-//! said, the bytes, the phase, what the callbacks saw) to one [`Finding`]. The words for
-//! each finding are in [`catalogue`](super::catalogue); this file holds only the decisions.
+//! Deciding what a failure means: for a handshake, from the record of the failure (what
+//! rustls said, the bytes, the phase, what the callbacks saw) to one [`Finding`]; for a
+//! secure connection that failed later, from what broke it to one [`AfterFinding`] and the
+//! alert that went out. The words for each finding are in [`catalogue`](super::catalogue);
+//! this file holds only the decisions.
 //!
 //! rustls reports a client speaking plain HTTP as "received corrupt message of type
 //! InvalidContentType"; the finding is `NotTls`, and the sentence says "the client is not
@@ -9,12 +11,18 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::SystemTime;
 
-use rustls::{AlertDescription, Error as TlsError, PeerIncompatible};
+use rustls::{
+    AlertDescription, Error as TlsError, InvalidMessage, PeerIncompatible, PeerMisbehaved,
+};
 
+use crate::explain::catalogue::after::AfterFinding;
 use crate::explain::catalogue::{Finding, Rejection};
 use crate::explain::client_hello::ClientHello;
-use crate::explain::failure::{Cause, Failed, Failure, Phase, TlsClientError};
+use crate::explain::failure::{
+    Broke, Cause, ConnectionError, Failed, Failure, Phase, TlsClientError,
+};
 use crate::explain::sniff::{looks_like_tls, FIRST_BYTES};
+use crate::setting::Naming;
 use crate::tls::accepts::Accepts;
 use crate::tls::client_auth::{authorization_error, Presented};
 use crate::tls::sni::Chosen;
@@ -157,7 +165,7 @@ fn diagnose<'a>(f: &Facts<'a>) -> Finding<'a> {
                 bytes: f.bytes_received,
             },
             Phase::AfterServerHello | Phase::ClientCertificate => {
-                Finding::VanishedAfterReply(rejection(f.offered, f.local, f.ours))
+                Finding::VanishedAfterReply(rejection(f.offered, f.local, f.ours, None))
             }
         },
         Failure::Io(e) => Finding::Network(e),
@@ -231,7 +239,7 @@ fn diagnose_tls<'a>(e: &'a TlsError, f: &Facts<'a>) -> Finding<'a> {
             {
                 Finding::CertificateRejected {
                     alert: *alert,
-                    why: rejection(theirs, f.local, f.ours),
+                    why: rejection(theirs, f.local, f.ours, Some(*alert)),
                 }
             }
             AlertDescription::BadCertificate
@@ -242,7 +250,7 @@ fn diagnose_tls<'a>(e: &'a TlsError, f: &Facts<'a>) -> Finding<'a> {
             | AlertDescription::UnknownCA
             | AlertDescription::AccessDenied => Finding::CertificateRejected {
                 alert: *alert,
-                why: rejection(theirs, f.local, f.ours),
+                why: rejection(theirs, f.local, f.ours, Some(*alert)),
             },
             AlertDescription::ProtocolVersion => Finding::VersionAlert,
             AlertDescription::HandshakeFailure | AlertDescription::InsufficientSecurity => {
@@ -285,12 +293,13 @@ fn client_certificate<'a>(
     Some(Finding::ClientCertificate { error, alert })
 }
 
-/// The likely reasons a client refuses our certificate, from what we know of it and of
-/// the name the client asked for (or the address it connected to).
+/// The likely reasons a client refuses our certificate, from what we know of it, of the
+/// name the client asked for (or the address it connected to), and of its alert.
 fn rejection<'a>(
     offered: Option<&ClientHello>,
     local: SocketAddr,
     ours: &'a Accepts,
+    alert: Option<AlertDescription>,
 ) -> Vec<Rejection<'a>> {
     let Some(leaf) = ours.chain.first() else {
         return vec![Rejection::Unknown];
@@ -314,8 +323,12 @@ fn rejection<'a>(
         None => {}
     }
     let now = SystemTime::now();
-    if !leaf.is_valid_at(now) {
-        reasons.push(Rejection::OutsideValidity { leaf, now });
+    if leaf.not_after < now {
+        reasons.push(Rejection::Expired { leaf, now });
+    } else if leaf.not_before > now {
+        reasons.push(Rejection::NotYetValid { leaf, now });
+    } else if alert == Some(AlertDescription::CertificateExpired) {
+        reasons.push(Rejection::ClientClock { leaf, now });
     }
     if leaf.self_issued {
         reasons.push(Rejection::SelfSigned);
@@ -378,6 +391,159 @@ impl Finding<'_> {
             Finding::IncompatibleHello(_) | Finding::Malformed(_) | Finding::OtherTls(_) => {
                 Cause::Protocol
             }
+        }
+    }
+}
+
+/// Explains a secure connection that failed after its handshake.
+pub(crate) fn explain_after(broke: Broke, naming: Naming) -> ConnectionError {
+    let finding = diagnose_after(&broke);
+    let cause = finding.cause();
+    let (message, fix) = finding.sentences(naming);
+    let (alert_sent, alert_received) = match &broke {
+        Broke::Tls {
+            error,
+            alert_queued,
+        } => (
+            // Where rustls queued no alert, we sent close_notify.
+            match alert_queued {
+                true => alert_rustls_sends(error).map(|a| format!("{a:?}")),
+                false => Some("CloseNotify".to_string()),
+            },
+            match error {
+                TlsError::AlertReceived(a) => Some(format!("{a:?}")),
+                _ => None,
+            },
+        ),
+        _ => (None, None),
+    };
+    let (tls_error, io_error) = match broke {
+        Broke::Tls { error, .. } => (Some(error), None),
+        Broke::Input(e) | Broke::Receive(e) | Broke::Send(e) | Broke::NoWriter(e) => {
+            (None, Some(e.to_string()))
+        }
+        Broke::HandlerPanic { .. } => (None, None),
+    };
+    ConnectionError {
+        cause,
+        message,
+        fix,
+        alert_sent,
+        alert_received,
+        tls_error,
+        io_error,
+    }
+}
+
+fn diagnose_after(broke: &Broke) -> AfterFinding<'_> {
+    let reset = |e: &std::io::Error| {
+        matches!(
+            e.kind(),
+            std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::BrokenPipe
+                | std::io::ErrorKind::ConnectionAborted
+        )
+    };
+    match broke {
+        Broke::Tls { error, .. } => diagnose_tls_after(error),
+        Broke::Input(e) => AfterFinding::InputRejected(e),
+        Broke::Receive(e) if reset(e) => AfterFinding::Reset { sending: false },
+        Broke::Send(e) if reset(e) => AfterFinding::Reset { sending: true },
+        Broke::Receive(error) => AfterFinding::Network {
+            sending: false,
+            error,
+        },
+        Broke::Send(error) => AfterFinding::Network {
+            sending: true,
+            error,
+        },
+        Broke::NoWriter(e) => AfterFinding::NoWriter(e),
+        Broke::HandlerPanic { place, panic } => AfterFinding::HandlerPanic { place, panic },
+    }
+}
+
+fn diagnose_tls_after(e: &TlsError) -> AfterFinding<'_> {
+    match e {
+        TlsError::DecryptError => AfterFinding::Undecryptable,
+        TlsError::PeerSentOversizedRecord => AfterFinding::OversizedPlaintext,
+        TlsError::InvalidMessage(InvalidMessage::MessageTooLarge) => AfterFinding::OversizedHeader,
+        TlsError::InvalidMessage(InvalidMessage::InvalidKeyUpdate) => AfterFinding::BadKeyUpdate,
+        TlsError::InvalidMessage(m) => AfterFinding::Corrupt(m),
+        TlsError::PeerMisbehaved(PeerMisbehaved::TooManyKeyUpdateRequests) => {
+            AfterFinding::TooManyKeyUpdates
+        }
+        TlsError::PeerMisbehaved(PeerMisbehaved::MessageInterleavedWithHandshakeMessage) => {
+            AfterFinding::Interleaved
+        }
+        TlsError::PeerMisbehaved(PeerMisbehaved::KeyEpochWithPendingFragment) => {
+            AfterFinding::KeyChangeMidMessage
+        }
+        TlsError::PeerMisbehaved(
+            p @ (PeerMisbehaved::TooManyEmptyFragments
+            | PeerMisbehaved::TooManyWarningAlertsReceived
+            | PeerMisbehaved::TooManyRenegotiationRequests),
+        ) => AfterFinding::Flood(p),
+        TlsError::InappropriateMessage {
+            expect_types,
+            got_type,
+        } => AfterFinding::UnexpectedRecord {
+            got: *got_type,
+            expected: expect_types,
+        },
+        TlsError::InappropriateHandshakeMessage { got_type, .. } => {
+            AfterFinding::UnexpectedHandshake(format!("{got_type:?}"))
+        }
+        TlsError::AlertReceived(alert) => AfterFinding::PeerAlert(*alert),
+        other => AfterFinding::OtherTls(other),
+    }
+}
+
+/// The fatal alert rustls 0.23 sends for `e` after the handshake, when it sends one (it
+/// queues the alert before returning the error; see its `conn.rs` and `common_state.rs`).
+/// `tests/connection_errors.rs` reads the alerts back off the wire.
+fn alert_rustls_sends(e: &TlsError) -> Option<AlertDescription> {
+    Some(match e {
+        TlsError::DecryptError => AlertDescription::BadRecordMac,
+        TlsError::PeerSentOversizedRecord => AlertDescription::RecordOverflow,
+        TlsError::InvalidMessage(InvalidMessage::InvalidKeyUpdate) => {
+            AlertDescription::IllegalParameter
+        }
+        TlsError::InvalidMessage(m) => AlertDescription::from(*m),
+        TlsError::InappropriateMessage { .. }
+        | TlsError::InappropriateHandshakeMessage { .. }
+        | TlsError::PeerMisbehaved(
+            PeerMisbehaved::KeyEpochWithPendingFragment
+            | PeerMisbehaved::IllegalMiddleboxChangeCipherSpec,
+        ) => AlertDescription::UnexpectedMessage,
+        // A warning alert, which TLS 1.3 forbids, is answered with decode_error.
+        TlsError::AlertReceived(_) => AlertDescription::DecodeError,
+        _ => return None,
+    })
+}
+
+impl AfterFinding<'_> {
+    /// The category this finding is reported under.
+    pub(crate) fn cause(&self) -> Cause {
+        match self {
+            AfterFinding::Undecryptable => Cause::UndecryptableRecord,
+            AfterFinding::OversizedPlaintext | AfterFinding::OversizedHeader => {
+                Cause::OversizedRecord
+            }
+            AfterFinding::BadKeyUpdate | AfterFinding::TooManyKeyUpdates => Cause::BadKeyUpdate,
+            AfterFinding::Interleaved | AfterFinding::KeyChangeMidMessage => {
+                Cause::InterleavedMessage
+            }
+            AfterFinding::Corrupt(_) => Cause::CorruptRecord,
+            AfterFinding::UnexpectedRecord { .. }
+            | AfterFinding::UnexpectedHandshake(_)
+            | AfterFinding::Flood(_)
+            | AfterFinding::OtherTls(_)
+            | AfterFinding::InputRejected(_) => Cause::Protocol,
+            AfterFinding::PeerAlert(_) => Cause::PeerAlert,
+            AfterFinding::Reset { .. } => Cause::PeerReset,
+            AfterFinding::Network { .. } => Cause::Network,
+            AfterFinding::NoWriter(_) => Cause::Resources,
+            AfterFinding::HandlerPanic { .. } => Cause::HandlerPanic,
         }
     }
 }

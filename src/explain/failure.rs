@@ -1,5 +1,7 @@
-//! A failed handshake as the server reports it: [`TlsClientError`], with its [`Cause`] and
-//! [`Phase`], and the raw record the handshake driver hands over to be explained.
+//! A failure as the server reports it: a failed handshake, [`TlsClientError`], with its
+//! [`Phase`]; a secure connection that failed after its handshake, [`ConnectionError`];
+//! the [`Cause`] both are reported under; and the raw records the handshake driver and the
+//! connection hand over to be explained ([`Failed`], [`Broke`]).
 
 use std::fmt;
 use std::io;
@@ -121,8 +123,10 @@ impl Failed {
     }
 }
 
-/// What kind of failure a [`TlsClientError`] is. Stable names for logs and JSON via
-/// [`Cause::name`].
+/// What kind of failure a [`TlsClientError`] (a failed handshake) or a [`ConnectionError`]
+/// (a secure connection that failed later) is. Stable names for logs and JSON via
+/// [`Cause::name`]. Each variant says which of the two it is found in; `peer-alert`,
+/// `protocol` and `network` are found in both.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Cause {
@@ -167,6 +171,26 @@ pub enum Cause {
     /// A PROXY protocol header was required and was missing or malformed, or the
     /// connection came from an address that is not a trusted balancer.
     ProxyHeader,
+    /// After the handshake: a record that is not well-formed TLS (an unknown content type
+    /// or version, an empty record, a message that does not parse).
+    CorruptRecord,
+    /// After the handshake: a record that does not decrypt (its authentication tag is
+    /// wrong: altered bytes, or the wrong keys).
+    UndecryptableRecord,
+    /// After the handshake: a record longer than TLS allows.
+    OversizedRecord,
+    /// After the handshake: a KeyUpdate message with an invalid request, or too many of
+    /// them.
+    BadKeyUpdate,
+    /// After the handshake: a handshake message split across records with other records
+    /// between its pieces, or split across a key change.
+    InterleavedMessage,
+    /// After the handshake: the peer reset the connection (TCP RST).
+    PeerReset,
+    /// After the handshake: a handler of the program panicked on this connection.
+    HandlerPanic,
+    /// After the handshake: the server lacked something it needed (a thread).
+    Resources,
 }
 
 impl Cause {
@@ -191,6 +215,14 @@ impl Cause {
             Cause::UnknownServerName => "unknown-server-name",
             Cause::Evicted => "evicted",
             Cause::ProxyHeader => "proxy-header",
+            Cause::CorruptRecord => "corrupt-record",
+            Cause::UndecryptableRecord => "undecryptable-record",
+            Cause::OversizedRecord => "oversized-record",
+            Cause::BadKeyUpdate => "bad-key-update",
+            Cause::InterleavedMessage => "interleaved-message",
+            Cause::PeerReset => "peer-reset",
+            Cause::HandlerPanic => "handler-panic",
+            Cause::Resources => "resources",
         }
     }
 }
@@ -297,3 +329,90 @@ impl fmt::Display for TlsClientError {
 }
 
 impl std::error::Error for TlsClientError {}
+
+/// What ended a secure connection, mechanically: the record a connection hands over to be
+/// explained ([`explain_after`](super::diagnose::explain_after)).
+#[derive(Debug)]
+pub(crate) enum Broke {
+    /// rustls refused what the peer sent. `alert_queued`: rustls queued a fatal alert of
+    /// its own (otherwise we send close_notify).
+    Tls { error: TlsError, alert_queued: bool },
+    /// rustls would not take the bytes at all (`read_tls`).
+    Input(io::Error),
+    /// Receiving failed.
+    Receive(io::Error),
+    /// Sending failed.
+    Send(io::Error),
+    /// No writer thread could be started for a peer that reads slowly.
+    NoWriter(io::Error),
+    /// A handler panicked: where (`stream handler`, `handler on data`, ...) and the panic's
+    /// message.
+    HandlerPanic { place: String, panic: String },
+}
+
+/// A secure connection that failed after its handshake: what went wrong, what to do, and
+/// the alert we sent — the explanation a [`TlsClientError`] gives for a handshake. Carried
+/// by [`Event::Error`](crate::Event::Error); in the stream style, also the error inside the
+/// `io::Error` a [`TlsStream`](crate::TlsStream) read returns. Node's socket `'error'`,
+/// explained.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ConnectionError {
+    /// The category: `undecryptable-record`, `peer-reset`, ...
+    pub cause: Cause,
+    /// What happened, in one sentence that names the peer's mistake (or ours).
+    pub message: String,
+    /// What to do about it.
+    pub fix: String,
+    /// The alert we sent, when we sent one: a fatal alert (`"BadRecordMac"`), or
+    /// `"CloseNotify"` where rustls has no alert for the mistake and we closed with
+    /// close_notify. `None` when nothing could be sent (the socket failed).
+    pub alert_sent: Option<String>,
+    /// The fatal alert the peer sent, if that is what ended the connection.
+    pub alert_received: Option<String>,
+    /// rustls's error, if rustls raised one.
+    pub tls_error: Option<TlsError>,
+    /// The socket error in the system's words (`Connection reset by peer (os error 104)`),
+    /// if a socket call failed.
+    pub io_error: Option<String>,
+}
+
+impl ConnectionError {
+    /// The failure as JSON fields: `cause`, `message`, `fix`, `alertSent`,
+    /// `alertReceived`, `tlsError`, `ioError` (what the `error` line of `--events json`
+    /// carries after `id` and `peer`).
+    pub fn to_json(&self) -> String {
+        Obj::new()
+            .str("cause", self.cause.name())
+            .str("message", &self.message)
+            .str("fix", &self.fix)
+            .opt_str("alertSent", self.alert_sent.as_deref())
+            .opt_str("alertReceived", self.alert_received.as_deref())
+            .opt_str(
+                "tlsError",
+                self.tls_error.as_ref().map(|t| t.to_string()).as_deref(),
+            )
+            .opt_str("ioError", self.io_error.as_deref())
+            .finish()
+    }
+}
+
+/// `connection failed (CAUSE; we sent ALERT): message — fix`, as the log line gives it
+/// after the connection's id and address.
+impl fmt::Display for ConnectionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let alert = match self.alert_sent.as_deref() {
+            Some(alert) => format!("we sent {alert}"),
+            None => "no alert sent".into(),
+        };
+        write!(
+            f,
+            "connection failed ({}; {alert}): {} — {}",
+            self.cause.name(),
+            self.message,
+            self.fix
+        )
+    }
+}
+
+impl std::error::Error for ConnectionError {}

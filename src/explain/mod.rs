@@ -1,6 +1,7 @@
 //! Why a handshake failed, in plain words: the [`TlsClientError`] record with its
-//! [`Cause`] and [`Phase`], the decisions that pick a finding (`diagnose.rs`), the
-//! sentences for each finding (`catalogue.rs`), what the client's first bytes are
+//! [`Cause`] and [`Phase`], and why a secure connection failed later, [`ConnectionError`];
+//! the decisions that pick a finding (`diagnose.rs`), the sentences for each finding
+//! (`catalogue/`), what the client's first bytes are
 //! (`sniff.rs`), what its ClientHello offered ([`ClientHello`]), why a certificate chain
 //! did not verify (`verification.rs`), and the teaching view of a handshake
 //! ([`HandshakeTrace`]).
@@ -17,5 +18,5 @@ pub(crate) mod trace;
 pub(crate) mod verification;
 
 pub use client_hello::ClientHello;
-pub use failure::{Cause, Phase, TlsClientError};
+pub use failure::{Cause, ConnectionError, Phase, TlsClientError};
 pub use trace::HandshakeTrace;

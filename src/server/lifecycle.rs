@@ -11,9 +11,10 @@ use rustls::ServerConnection;
 
 use crate::connection::{Conn, SocketInfo};
 use crate::event::Event;
+use crate::explain::catalogue::certificate::name_not_covered;
 use crate::explain::client_hello::ClientHello;
 use crate::explain::diagnose;
-use crate::explain::failure::{Failed, Failure};
+use crate::explain::failure::{Broke, Failed, Failure};
 use crate::explain::HandshakeTrace;
 use crate::server::handshake::{self, Done};
 use crate::server::pool::Slot;
@@ -167,13 +168,11 @@ pub(crate) fn serve(
             } = open;
             let run = catch_unwind(AssertUnwindSafe(|| handler(TlsStream::new(conn.clone()))));
             if let Err(panic) = run {
-                let why = format!("stream handler panicked: {}", panic_message(&panic));
-                log::error!("#{id} {peer}: {why}");
-                conn.mark_error();
-                shared.events.send(Event::Error {
-                    socket: socket.clone(),
-                    error: why,
-                });
+                // The Error event's log line says it.
+                conn.report(conn.explain(Broke::HandlerPanic {
+                    place: "stream handler".into(),
+                    panic: panic_message(&panic),
+                }));
                 conn.destroy();
             }
             let had_error = stream::finish(&conn);
@@ -256,6 +255,7 @@ fn secure_info(
             log::info!("#{id} {peer} sent the IP address {ip} as its server name (SNI), which TLS does not allow (RFC 6066); treated as no name");
         }
     }
+    info.server_name_covered = name_covered(&info, done, accepts);
     authorize(&mut info, tls, done.record.presented.as_ref(), accepts);
     if let Some(trace) = done.trace.take() {
         let outcome = format!(
@@ -272,6 +272,28 @@ fn secure_info(
         );
     }
     info
+}
+
+/// Whether the certificate we sent covers the name the client asked for: `None` without a
+/// name, on resumption (no certificate is sent) or when we do not know our certificate. A
+/// name it does not cover is warned about: a client that checks it will refuse the
+/// certificate, after the handshake (curl) or during it (then `TlsClientError` says so).
+fn name_covered(info: &SocketInfo, done: &Done, accepts: &Accepts) -> Option<bool> {
+    let name = info.server_name.as_deref().filter(|_| !info.resumed)?;
+    let leaf = match done.record.sni.as_ref().and_then(|c| c.served.as_ref()) {
+        Some(ctx) => ctx.certificate(),
+        None => accepts.chain.first()?,
+    };
+    let covered = leaf.covering_name(name).is_some();
+    if !covered {
+        log::warn!(
+            "#{} {}: {}",
+            info.id,
+            info.remote_addr,
+            name_not_covered(name, leaf, accepts.naming)
+        );
+    }
+    Some(covered)
 }
 
 fn negotiated(
@@ -301,6 +323,7 @@ fn negotiated(
             .negotiated_key_exchange_group()
             .map(|g| group_name(g.name())),
         server_name: tls.server_name().map(str::to_string),
+        server_name_covered: None,
         server_name_ip: None,
         alpn_protocol: tls
             .alpn_protocol()

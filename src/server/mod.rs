@@ -242,6 +242,7 @@ impl Server {
                 read_limit: options.read_limit,
                 linger: options.linger,
                 idle_timeout: options.idle_timeout,
+                naming,
             },
             handshake_timeout: options.handshake_timeout,
             client_hello_timeout: options.client_hello_timeout,

@@ -73,12 +73,8 @@ pub(crate) fn run(conn: &Arc<Conn>, events: &EventSender) -> bool {
                     break;
                 }
             }
-            ReadOutcome::Failed(why) => {
-                conn.mark_error();
-                events.send(Event::Error {
-                    socket: socket.clone(),
-                    error: why,
-                });
+            ReadOutcome::Failed(error) => {
+                conn.report(error);
                 failed = true;
                 break;
             }

@@ -28,10 +28,12 @@ pub enum SniFallback {
     #[default]
     Default,
     /// Serve the default certificate to clients that send no name (old clients, clients
-    /// connecting by IP address), refuse names we do not serve.
+    /// connecting by IP address), refuse names we do not serve. The names the default
+    /// certificate covers are ours too: a client asking for one of them gets it.
     RefuseUnknown,
     /// Refuse both with an `unrecognized_name` alert (RFC 6066): only clients asking for one
-    /// of our names are served.
+    /// of our names are served (those of the SNI entries and those the default certificate
+    /// covers).
     Refuse,
 }
 
@@ -197,8 +199,10 @@ pub(crate) struct Choice {
     pub chosen: Chosen,
     /// The certificate served, if any.
     pub served: Option<SecureContext>,
-    /// When refused: every name we serve.
+    /// When refused: every name the SNI entries serve.
     pub names: Vec<String>,
+    /// When refused: the names the default certificate covers.
+    pub default_names: Vec<String>,
     pub fallback: SniFallback,
 }
 
@@ -288,10 +292,18 @@ impl Resolver {
                 }
             }
         }
-        let refuse = matches!(
-            (asked, self.fallback),
-            (_, SniFallback::Refuse) | (Some(_), SniFallback::RefuseUnknown)
-        );
+        // A name the default certificate covers is one of ours, whatever the policy.
+        let default_covers = |name: &str| {
+            self.default
+                .as_ref()
+                .is_some_and(|d| d.certificate().covering_name(name).is_some())
+        };
+        let refuse = match (asked, self.fallback) {
+            (_, SniFallback::Default) => false,
+            (None, SniFallback::RefuseUnknown) => false,
+            (None, SniFallback::Refuse) => true,
+            (Some(name), _) => !default_covers(name),
+        };
         match &self.default {
             Some(d) if !refuse => (Chosen::Default, Some(d.clone())),
             _ => (Chosen::Refused, None),
@@ -312,16 +324,30 @@ impl ResolvesServerCert for Recording {
         let asked = hello.server_name().map(str::to_string);
         let (chosen, served) = self.resolver.choose(asked.as_deref());
         let key = served.as_ref().map(|c| c.certified_key().clone());
-        let names = if chosen == Chosen::Refused {
-            self.resolver.table().names()
+        let (names, default_names) = if chosen == Chosen::Refused {
+            (
+                self.resolver.table().names(),
+                self.resolver
+                    .default
+                    .as_ref()
+                    .map(|d| {
+                        d.certificate()
+                            .names()
+                            .into_iter()
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            )
         } else {
-            Vec::new()
+            (Vec::new(), Vec::new())
         };
         self.record.set_sni(Choice {
             asked,
             chosen,
             served,
             names,
+            default_names,
             fallback: self.resolver.fallback,
         });
         key

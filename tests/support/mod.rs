@@ -5,6 +5,7 @@
 
 pub mod json;
 pub mod process;
+pub mod raw;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

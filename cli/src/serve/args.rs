@@ -9,6 +9,7 @@ use tls_server::{ClientAuth, ProxyProtocol, ServerOptions, TlsVersion, WhenFull}
 
 use crate::flags::{self, duration};
 use crate::listen::{self, Listen};
+use crate::preflight::OnError;
 use crate::{logger, Command};
 
 /// The demo certificates, relative to the working directory: what `make run` serves.
@@ -44,7 +45,8 @@ SERVE OPTIONS (defaults in brackets):
     --sni NAME=CERT,KEY       serve CERT/KEY to clients asking for NAME (a host name or
                               *.example.test); repeatable; --cert/--key stay the default
     --sni-fallback POLICY     clients with no name or an unknown one: default (serve
-                              --cert), refuse-unknown, or refuse [default]
+                              --cert), refuse-unknown, or refuse [default]; a name
+                              --cert covers is never unknown
     --session-cache N         sessions remembered for resumption; 0 turns it off [256]
     --no-tickets              do not issue session tickets
     --tickets N               TLS 1.3 tickets sent after each full handshake [2]
@@ -73,6 +75,7 @@ SERVE OPTIONS (defaults in brackets):
     --provider NAME           crypto provider: aws-lc-rs or ring [aws-lc-rs if built in]
     --trace                   log each handshake step by step (and a \"trace\" JSON event)
     --no-check                start even if `tls-server check` finds errors in --cert/--key
+                              (each is logged as a warning instead)
     --keylog FILE             append TLS secrets for Wireshark (also: SSLKEYLOGFILE) [none]
     --mode echo|https         echo: send every byte back; https: answer HTTP/1.1 requests,
                               GET / with this connection's TLS facts as JSON [echo]
@@ -95,8 +98,10 @@ pub struct Serve {
     pub(super) addresses: Vec<String>,
     pub(super) listen: Listen,
     /// The preflight `tls-server check` runs on the same files (the default pair, then each
-    /// `--sni` pair), unless `--no-check`.
+    /// `--sni` pair); its errors stop the server, or are warnings with `--no-check` or
+    /// `--fixture`.
     pub(super) preflight: Vec<check::Options>,
+    pub(super) on_error: OnError,
     pub(super) events_json: bool,
     /// `--mode https`: the stream style with `https::serve` instead of echo.
     pub(super) https: bool,
@@ -104,8 +109,6 @@ pub struct Serve {
     pub(super) log_format: logger::Format,
     /// No `--key`: the demo key from `certs/`, public by design.
     pub(super) demo_key: bool,
-    /// `--fixture NAME`: broken on purpose, so the startup check warns instead of refusing.
-    pub(super) fixture: Option<String>,
 }
 
 pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std::error::Error>> {
@@ -416,9 +419,11 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
         }
     }
     Ok(Command::Serve(Box::new(Serve {
-        preflight: match check_first {
-            true => std::iter::once(preflight).chain(sni_checks).collect(),
-            false => Vec::new(),
+        preflight: std::iter::once(preflight).chain(sni_checks).collect(),
+        on_error: match (&fixture, check_first) {
+            (Some(_), _) => OnError::Fixture,
+            (None, true) => OnError::Stop,
+            (None, false) => OnError::Warn,
         },
         options,
         addresses,
@@ -437,7 +442,6 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
         },
         log_format,
         demo_key,
-        fixture,
     })))
 }
 

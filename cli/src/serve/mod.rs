@@ -7,14 +7,13 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tls_server::check::{self, Status};
 use tls_server::https;
 use tls_server::{Event, Summary, TlsStream};
 
 use args::DEMO_KEY;
 pub(crate) use args::{parse, Serve, HELP};
 
-use crate::{logger, signals};
+use crate::{logger, preflight, signals};
 
 /// The time to check certificates at: `None` (now) unless the clock is before `built`, the
 /// earliest this program can be running — then the clock was never set, and a certificate
@@ -40,7 +39,7 @@ pub(crate) fn run(cfg: Box<Serve>) -> Result<(), Box<dyn std::error::Error>> {
             Some(at) => preflight.clone().at(at),
             None => preflight.clone(),
         };
-        run_preflight(&preflight, cfg.demo_key && i == 0, cfg.fixture.as_deref())?;
+        preflight::run(&preflight, cfg.demo_key && i == 0, DEMO_KEY, cfg.on_error)?;
     }
     let signals = signals::take()?;
     let server = cfg.listen.start(
@@ -90,57 +89,6 @@ pub(crate) fn run(cfg: Box<Serve>) -> Result<(), Box<dyn std::error::Error>> {
     }
     server.wait();
     Ok(())
-}
-
-/// `tls-server check` on the certificate and key before serving: errors stop the server
-/// (each on a line of its own), warnings are logged.
-/// With `demo_key` (no `--key` given), the demo key's permissions are not warned about:
-/// it is published in the repository, and a checkout makes it 0644.
-/// With `fixture` (a test PKI's certificate, broken on purpose), errors are warnings.
-fn run_preflight(
-    options: &check::Options,
-    demo_key: bool,
-    fixture: Option<&str>,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let report = check::check(options);
-    for c in &report.checks {
-        if c.status != Status::Warn {
-            continue;
-        }
-        if demo_key && c.check == "key-permissions" {
-            log::info!(
-                "serving the demo certificate and key ({DEMO_KEY}, published in the repository, so readable by all); give a real pair with --cert and --key, and keep that key chmod 600"
-            );
-        } else {
-            log::warn!("preflight {}: {} — {}", c.check, c.located(), c.fix);
-        }
-    }
-    let errors: Vec<String> = report
-        .problems()
-        .map(|c| {
-            if c.fix.is_empty() {
-                c.located()
-            } else {
-                format!("{} — {}", c.located(), c.fix)
-            }
-        })
-        .collect();
-    if errors.is_empty() {
-        return Ok(());
-    }
-    if let Some(name) = fixture {
-        for e in &errors {
-            log::warn!("fixture {name}, broken on purpose — serving it anyway: {e}");
-        }
-        return Ok(());
-    }
-    Err(format!(
-        "{}\n(`tls-server check` found {} problem{} with the certificate and key; `serve --no-check` starts anyway)",
-        errors.join("\nerror: "),
-        errors.len(),
-        if errors.len() == 1 { "" } else { "s" }
-    )
-    .into())
 }
 
 /// Node's classic echo example: send every byte back; pause reading while the peer is slow

@@ -1,16 +1,23 @@
 //! The words: for each [`Finding`] about a failed handshake, one sentence that says what
-//! happened with the specifics, and one that says what to do. Kept apart from the
-//! decisions (`diagnose.rs`) so the wording can be read and reviewed in one place.
+//! happened with the specifics, and one that says what to do about exactly that. Kept
+//! apart from the decisions (`diagnose.rs`) so the wording can be read and reviewed in one
+//! place: here the handshake, in `certificate.rs` why a client refuses our certificate and
+//! our names, in `after.rs` a secure connection that fails later.
 //!
 //! Settings the reader can change are named through the setup's
 //! [`Naming`](crate::setting::Naming): `ServerOptions::cipher_suites` for a program,
 //! `--ciphers` at the command line.
 
+pub(crate) mod after;
+pub(crate) mod certificate;
+
 use std::io;
 use std::net::IpAddr;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use rustls::{AlertDescription, Error as TlsError, InvalidMessage, PeerIncompatible};
+
+pub(crate) use certificate::Rejection;
 
 use crate::explain::client_hello::ClientHello;
 use crate::explain::failure::ProxyRefusal;
@@ -20,8 +27,6 @@ use crate::tls::accepts::Accepts;
 use crate::tls::alpn::Answer;
 use crate::tls::client_auth::{fix_for, AuthorizationError};
 use crate::tls::sni::Choice;
-use crate::tls::CertificateInfo;
-use crate::util::time::openssl_time;
 
 /// What a failed handshake means, decided by `diagnose.rs`.
 pub(crate) enum Finding<'a> {
@@ -104,36 +109,6 @@ pub(crate) enum Finding<'a> {
     PeerAlert(AlertDescription),
     Malformed(&'a InvalidMessage),
     OtherTls(&'a TlsError),
-}
-
-/// Why a client may refuse our certificate.
-pub(crate) enum Rejection<'a> {
-    /// We do not know our own chain (a ready-made configuration).
-    Unknown,
-    NameNotCovered {
-        asked: String,
-        leaf: &'a CertificateInfo,
-    },
-    AddressNotCovered {
-        addr: IpAddr,
-        leaf: &'a CertificateInfo,
-    },
-    OutsideValidity {
-        leaf: &'a CertificateInfo,
-        now: SystemTime,
-    },
-    SelfSigned,
-    CaAsLeaf,
-    NotForServers {
-        leaf: &'a CertificateInfo,
-    },
-    WeakSignature {
-        leaf: &'a CertificateInfo,
-    },
-    UntrustedIssuer {
-        leaf: &'a CertificateInfo,
-        sends_issuer: bool,
-    },
 }
 
 impl Finding<'_> {
@@ -230,15 +205,20 @@ impl Finding<'_> {
             Finding::VanishedAfterReply(why) => (
                 format!(
                     "the client closed the connection after our ServerHello without sending an alert — most often it rejected our certificate silently; {}",
-                    reasons(why, ours)
+                    certificate::reasons(why)
                 ),
-                "make the client trust our CA, connect with a name in our certificate's SANs, and send the intermediates with the leaf".into(),
+                format!(
+                    "if it rejected our certificate: {}; otherwise see the client's own log",
+                    certificate::fixes(why, ours)
+                ),
             ),
             Finding::Network(e) => (
                 format!("socket error during the handshake: {e}"),
                 "check the network between client and server".into(),
             ),
-            Finding::UnknownName { choice, ip_as_name } => unknown_name(choice, *ip_as_name, ours),
+            Finding::UnknownName { choice, ip_as_name } => {
+                certificate::unknown_name(choice, *ip_as_name, ours)
+            }
             Finding::AlpnCallback(answer) => {
                 let theirs = list(&answer.offer.protocols);
                 match &answer.chosen {
@@ -313,7 +293,10 @@ impl Finding<'_> {
                         None => String::new(),
                     }
                 ),
-                "use a certificate whose key type the client supports (ECDSA P-256 and RSA 2048 are the most widely accepted)".into(),
+                format!(
+                    "serve a certificate whose key type the client supports with {} (ECDSA P-256 and RSA 2048 are the most widely accepted)",
+                    name(Setting::Cert)
+                ),
             ),
             Finding::IncompatibleHello(other) => (
                 format!("the client's hello is incompatible: {other:?}"),
@@ -332,15 +315,9 @@ impl Finding<'_> {
             Finding::CertificateRejected { alert, why } => (
                 format!(
                     "the client rejected our certificate (alert {alert:?}); {}",
-                    reasons(why, ours)
+                    certificate::reasons(why)
                 ),
-                if why.iter().any(|r| matches!(r, Rejection::WeakSignature { .. }))
-                    && *alert == AlertDescription::DecryptError
-                {
-                    "reissue the certificate with a SHA-256 (or stronger) signature".into()
-                } else {
-                    "make the client trust our CA (e.g. --cacert / -CAfile), connect with a name in our certificate's SANs, and send the intermediates with the leaf".into()
-                },
+                certificate::fixes(why, ours),
             ),
             Finding::VersionAlert => (
                 format!(
@@ -354,7 +331,12 @@ impl Finding<'_> {
             ),
             Finding::NothingAcceptable(alert) => (
                 format!("the client aborted the handshake (alert {alert:?}): it found nothing acceptable in our reply"),
-                "compare the client's versions, suites and groups with ours".into(),
+                format!(
+                    "compare the client's versions, suites and groups with ours ({}, {}, {})",
+                    name(Setting::Versions),
+                    name(Setting::CipherSuites),
+                    name(Setting::KxGroups)
+                ),
             ),
             Finding::PeerAlert(alert) => (
                 format!("the client aborted the handshake with alert {alert:?}"),
@@ -369,97 +351,6 @@ impl Finding<'_> {
                 "see the client's own error message for its side of the story".into(),
             ),
         }
-    }
-}
-
-/// A client refused by the SNI fallback policy: what it asked for, what we serve.
-fn unknown_name(choice: &Choice, ip: Option<IpAddr>, ours: &Accepts) -> (String, String) {
-    let fallback = ours.naming.of(Setting::SniFallback);
-    let served = if choice.names.is_empty() {
-        "no names".to_string()
-    } else {
-        list(&choice.names)
-    };
-    let message = match (&choice.asked, ip) {
-        (Some(name), _) => format!(
-            "the client asked for the server name {name:?} (SNI), which we have no certificate for (we serve {served}), and {fallback} {} refuses unknown names",
-            choice.fallback.name()
-        ),
-        (None, Some(ip)) => format!(
-            "the client sent the IP address {ip} as its server name (SNI), which TLS does not allow (RFC 6066), so it counts as no name; {fallback} {} refuses clients without a name (we serve {served})",
-            choice.fallback.name()
-        ),
-        (None, None) => format!(
-            "the client sent no server name (SNI) and {fallback} {} refuses clients without one (we serve {served})",
-            choice.fallback.name()
-        ),
-    };
-    let fix = match &choice.asked {
-        Some(name) => format!(
-            "connect with one of our names, add a certificate for {name} ({} {name}, or ServerHandle::add_context while running), or serve the default certificate to unknown names ({fallback} default)",
-            ours.naming.of(Setting::Sni)
-        ),
-        None => format!("have the client send a name (connect by host name, e.g. openssl s_client -servername, curl --resolve), or serve the default certificate to clients without one ({fallback} default or refuse-unknown)"),
-    };
-    (message, fix)
-}
-
-/// The reasons a client may refuse our certificate, as one clause list.
-fn reasons(why: &[Rejection], ours: &Accepts) -> String {
-    why.iter()
-        .map(|r| reason(r, ours))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-fn reason(r: &Rejection, ours: &Accepts) -> String {
-    let covered = |leaf: &CertificateInfo| {
-        list(
-            &leaf
-                .names()
-                .iter()
-                .map(|n| n.to_string())
-                .collect::<Vec<_>>(),
-        )
-    };
-    match r {
-        Rejection::Unknown => "check that the client trusts our CA and connects with a name our certificate covers".into(),
-        Rejection::NameNotCovered { asked, leaf } => format!(
-            "it asked for {asked:?}, which our certificate does not cover (it covers {})",
-            covered(leaf)
-        ),
-        Rejection::AddressNotCovered { addr, leaf } => format!(
-            "it sent no server name (SNI) and connected to {addr}, which our certificate does not cover (it covers {})",
-            covered(leaf)
-        ),
-        Rejection::OutsideValidity { leaf, now } => format!(
-            "our certificate is outside its validity ({} to {}; our clock says {})",
-            leaf.valid_from,
-            leaf.valid_to,
-            openssl_time(*now)
-        ),
-        Rejection::SelfSigned => "our certificate is self-signed, so each client must be told to trust it".into(),
-        Rejection::CaAsLeaf => "our certificate is a CA certificate (basicConstraints CA:TRUE), which clients refuse as a server certificate".into(),
-        Rejection::NotForServers { leaf } => format!(
-            "our certificate is not for server authentication (its extended key usage is {}, without serverAuth)",
-            leaf.extended_key_usage.join(", ")
-        ),
-        Rejection::WeakSignature { leaf } => format!(
-            "our certificate is signed with SHA-1 ({}), which current clients refuse",
-            leaf.signature_algorithm
-        ),
-        Rejection::UntrustedIssuer { leaf, sends_issuer } => format!(
-            "it does not trust \"{}\", which issued our certificate — give the client that CA (curl --cacert, openssl s_client -CAfile, Node's ca){}",
-            leaf.issuer_line,
-            if *sends_issuer {
-                String::new()
-            } else {
-                format!(
-                    "; if that issuer is an intermediate CA, add it after our certificate in {}",
-                    ours.naming.of(Setting::Cert)
-                )
-            }
-        ),
     }
 }
 
