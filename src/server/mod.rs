@@ -232,8 +232,14 @@ impl Server {
         let (events_tx, events) = EventSender::new(want_events, naming);
         let (timers, timer_thread) =
             Timers::start().map_err(|e| Error::io("starting the timer thread", e))?;
+        let wakers = listeners
+            .iter()
+            .map(TcpListener::try_clone)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Error::io("keeping a handle on the listening socket", e))?;
         let settings = Settings {
             local_addrs: local_addrs.clone(),
+            wakers,
             exit_after: options.exit_after,
             proxy,
             mode,

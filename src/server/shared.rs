@@ -6,7 +6,7 @@
 //! Each is held only to read or swap a value, never across a blocking socket call or while
 //! sending an event.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::Duration;
@@ -34,6 +34,8 @@ pub(crate) struct Shared {
     pub local_addr: SocketAddr,
     /// Every address listened on, in the order given.
     pub local_addrs: Vec<SocketAddr>,
+    /// A second handle on each listening socket, to wake its accept thread.
+    pub wakers: Vec<TcpListener>,
     /// Stop accepting after this many connections.
     pub exit_after: Option<u64>,
     /// Connections accepted so far, counted only with `exit_after`.
@@ -76,6 +78,7 @@ pub(crate) struct Shared {
 /// The settings of a server, as resolved at bind (everything but the TLS setup).
 pub(crate) struct Settings {
     pub local_addrs: Vec<SocketAddr>,
+    pub wakers: Vec<TcpListener>,
     pub exit_after: Option<u64>,
     pub proxy: Proxy,
     pub mode: Mode,
@@ -100,6 +103,7 @@ impl Shared {
         Shared {
             local_addr: settings.local_addrs[0],
             local_addrs: settings.local_addrs,
+            wakers: settings.wakers,
             exit_after: settings.exit_after,
             accepted: AtomicU64::new(0),
             proxy: settings.proxy,

@@ -22,9 +22,20 @@ pub(crate) fn begin(shared: &Shared) {
     wake(shared);
 }
 
-/// accept() does not notice a flag: wake each accept thread with a connection of our own
-/// (refused at once where the listener is already closed).
+/// accept() does not notice a flag: wake each accept thread. Shutting a listening socket
+/// down makes a blocked accept() return at once (Linux); where that fails, a connection of
+/// our own wakes it — not with `reuse_port`, where the kernel may hand that connection to
+/// another process on the port.
 pub(crate) fn wake(shared: &Shared) {
+    let mut woken = true;
+    for listener in &shared.wakers {
+        woken &= socket2::SockRef::from(listener)
+            .shutdown(std::net::Shutdown::Read)
+            .is_ok();
+    }
+    if woken {
+        return;
+    }
     for addr in &shared.local_addrs {
         let wake = match *addr {
             SocketAddr::V4(a) if a.ip().is_unspecified() => {
