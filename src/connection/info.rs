@@ -1,8 +1,10 @@
 //! [`SocketInfo`]: what a handshake settled, fixed for the life of the connection.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::explain::HandshakeLog;
 use crate::tls::{AuthorizationError, CertificateInfo};
 use crate::util::json::Obj;
 
@@ -53,6 +55,12 @@ pub struct SocketInfo {
     /// The client's certificate chain as presented, leaf first; empty when none was sent
     /// (Node's `getPeerCertificate(true)`).
     pub peer_chain: Vec<CertificateInfo>,
+    /// The handshake as the server saw it — each flight with its time, size and records,
+    /// what the client offered, the certificate we chose — when
+    /// [`ServerOptions::keep_handshakes`](crate::ServerOptions::keep_handshakes) is on
+    /// (`tls-server serve --mode https` turns it on for its handshake page). Not part of
+    /// [`to_json`](Self::to_json).
+    pub handshake: Option<Arc<HandshakeLog>>,
 }
 
 impl SocketInfo {

@@ -109,6 +109,7 @@ pub(crate) fn explain(
         first_bytes,
         bytes_received,
         elapsed,
+        handshake: None,
     }
 }
 

@@ -51,6 +51,8 @@ pub(crate) struct Shared {
     pub grace_period: Duration,
     /// Record each handshake for `Event::Trace`.
     pub trace: bool,
+    /// Keep each handshake's flights in `SocketInfo::handshake` / `TlsClientError::handshake`.
+    pub keep_handshakes: bool,
     /// Accept nothing while this many events wait for the event loop.
     pub max_queued_events: usize,
     pub mode: Mode,
@@ -80,6 +82,7 @@ pub(crate) struct Settings {
     pub client_hello_timeout: Duration,
     pub grace_period: Duration,
     pub trace: bool,
+    pub keep_handshakes: bool,
     pub max_queued_events: usize,
     pub naming: Naming,
 }
@@ -107,6 +110,7 @@ impl Shared {
             client_hello_timeout: settings.client_hello_timeout,
             grace_period: settings.grace_period,
             trace: settings.trace,
+            keep_handshakes: settings.keep_handshakes,
             max_queued_events: settings.max_queued_events,
             mode: settings.mode,
             pool: Arc::new(pools.0),
