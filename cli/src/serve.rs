@@ -71,7 +71,9 @@ SERVE OPTIONS (defaults in brackets):
     --no-check                start even if `tls-server check` finds errors in --cert/--key
     --keylog FILE             append TLS secrets for Wireshark (also: SSLKEYLOGFILE) [none]
     --mode echo|https         echo: send every byte back; https: answer HTTP/1.1 requests,
-                              GET / with this connection's TLS facts as JSON [echo]
+                              GET / with this connection's TLS facts as JSON (a browser
+                              gets a page drawing its handshake), GET /failures with the
+                              last 50 failed handshakes [echo]
     --events json|none        print one JSON object per event on stdout, and at exit a
                               \"summary\" object (counts, failures by cause, bytes) [none]
                               SIGHUP reloads --cert/--key/--ca/--crl/--sni/--ticket-keys:
@@ -352,6 +354,8 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
         options = options.key_file(path);
     }
     if https {
+        // The handshake page draws each connection's flights: keep them.
+        options = options.keep_handshakes(true);
         // The responder speaks HTTP/1.1 only: say so by ALPN, so that clients able to do
         // HTTP/2 (curl, browsers) do not try it.
         match &alpn {
@@ -426,14 +430,18 @@ pub(crate) fn run(cfg: Box<Serve>) -> Result<(), Box<dyn std::error::Error>> {
         run_preflight(&preflight, cfg.demo_key && i == 0)?;
     }
     let signals = signals::take()?;
-    let server = cfg.listen.start(
-        &cfg.addresses,
-        cfg.options.clone(),
-        cfg.https.then_some(https_connection as fn(TlsStream)),
-    )?;
+    // The failed handshakes the failures page lists (https mode), filled from the events.
+    let failures = https::Failures::default();
+    let streams = cfg.https.then(|| {
+        let failures = failures.clone();
+        Arc::new(move |stream| https_connection(stream, &failures)) as listen::StreamHandler
+    });
+    let server = cfg
+        .listen
+        .start(&cfg.addresses, cfg.options.clone(), streams)?;
     signals::handle(signals, &server, cfg.options.clone())?;
     if cfg.https {
-        log::info!("https mode: GET / answers this connection's TLS facts as JSON; Ctrl-C stops");
+        log::info!("https mode: GET / answers this connection's TLS facts as JSON, and a browser its handshake drawn as a page; /failures lists the last {} failed handshakes; Ctrl-C stops", failures.capacity());
     } else {
         log::info!(
             "echo mode: every byte received on a secure connection is sent back; Ctrl-C stops"
@@ -455,6 +463,10 @@ pub(crate) fn run(cfg: Box<Serve>) -> Result<(), Box<dyn std::error::Error>> {
     let mut summary = Summary::new();
     while let Ok(event) = events.recv() {
         summary.record(&event);
+        if let (Event::TlsClientError(error), true) = (&event, cfg.https) {
+            // Before the event is printed: whoever reads it finds it on the page.
+            failures.record(error);
+        }
         if cfg.events_json {
             let line = event.to_json();
             let mut out = out.lock().unwrap_or_else(|e| e.into_inner());
@@ -547,12 +559,12 @@ fn echo(event: &Event) {
     }
 }
 
-/// `--mode https`: HTTP/1.1 on one connection, answered by [`https::facts`], one log line
-/// per request.
-fn https_connection(mut stream: TlsStream) {
+/// `--mode https`: HTTP/1.1 on one connection, answered by [`https::pages`] (the facts as
+/// JSON, or the handshake and failures pages for a browser), one log line per request.
+fn https_connection(mut stream: TlsStream, failures: &https::Failures) {
     let socket = stream.socket();
     let served = https::serve(&mut stream, |request| {
-        let response = https::facts(socket.info(), request);
+        let response = https::pages(socket.info(), failures, request);
         log::info!(
             "#{} {} {} {} HTTP/{} → {} ({} B)",
             socket.id(),
