@@ -2,7 +2,7 @@
 CARGO ?= cargo
 ARGS ?=
 
-.PHONY: run test test-ring check layers msrv certs build doc clean bench soak fuzz
+.PHONY: run test test-ring check layers msrv certs build doc clean bench soak fuzz screenshot
 
 ## Start the server on its defaults: 127.0.0.1:8000, certs/server.crt + certs/server.key,
 ## echo mode. Pass more flags with ARGS="--port 0 --events json".
@@ -37,6 +37,11 @@ MSRV := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
 msrv:
 	rustup toolchain list | grep -q "^$(MSRV)" || rustup toolchain install $(MSRV) --profile minimal
 	CARGO_TARGET_DIR=target/msrv $(CARGO) +$(MSRV) check --workspace --all-targets --locked
+
+## Retake docs/handshake-page.png, the README's picture of the HTTPS mode's handshake page,
+## with headless Chromium (apt-get install chromium); the test checks the page as it goes.
+screenshot:
+	UPDATE_SCREENSHOT=1 $(CARGO) test -p tls-server-cli --test https_page -- --nocapture
 
 ## Regenerate the demo and test certificates (needs the openssl command).
 certs:

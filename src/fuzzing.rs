@@ -5,11 +5,13 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::explain::client_hello::ClientHello;
 use crate::explain::diagnose;
 use crate::explain::failure::{Failed, Failure, Phase};
+use crate::explain::trace::Recorder;
+use crate::explain::HandshakeLog;
 use crate::setting::Setting;
 use crate::tls::options::TlsOptions;
 use crate::tls::record::Record;
@@ -47,7 +49,9 @@ pub fn client_hello(data: &[u8]) {
 
 /// A handshake that failed after the client sent `data`: rustls reads it (as our server
 /// does), and whatever rustls says — or a timeout, or the peer vanishing — is explained
-/// with `data` as the client's first bytes. Returns the sentences.
+/// with `data` as the client's first bytes; the flight recorder reads `data` too (in two
+/// reads, split where its first byte says), and with the `https` feature the failures
+/// page shows the result, which must hold no markup from `data`. Returns the sentences.
 pub fn first_bytes(data: &[u8]) -> Vec<String> {
     let setup = setup();
     let record = crate::tls::record::HandshakeRecord::default();
@@ -76,6 +80,11 @@ pub fn first_bytes(data: &[u8]) -> Vec<String> {
     if let Some(e) = failure {
         failures.push(Failure::Tls(e));
     }
+    let mut recorder = Recorder::new(Instant::now());
+    let split = data.first().map_or(0, |&b| usize::from(b)).min(data.len());
+    recorder.flight(true, &data[..split]);
+    recorder.flight(true, &data[split..]);
+    let flights = recorder.into_flights();
     failures
         .into_iter()
         .map(|failure| {
@@ -96,7 +105,18 @@ pub fn first_bytes(data: &[u8]) -> Vec<String> {
                 trace: None,
                 answered_http: false,
             };
-            let e = diagnose::explain(1, peer, peer, failed, &setup.accepts);
+            let mut e = diagnose::explain(1, peer, peer, failed, &setup.accepts);
+            e.handshake = Some(Arc::new(HandshakeLog {
+                offered: e.offered.clone(),
+                flights: flights.clone(),
+                served: None,
+                client_certificate_requested: false,
+            }));
+            #[cfg(feature = "https")]
+            {
+                let page = crate::https::failure_page(&e);
+                assert!(!page.contains("<script"), "markup from the peer in {page}");
+            }
             format!("{e} {}", e.to_json())
         })
         .collect()

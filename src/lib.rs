@@ -47,7 +47,8 @@
 //!    closure as a [`TlsStream`] (`Read + Write`) on its own thread.
 //!
 //! On top of the stream style, [`https`] is a small blocking HTTP/1.1 responder (keep-alive,
-//! pipelining, limits, an idle timeout) — enough for an HTTPS endpoint without a framework.
+//! pipelining, limits, an idle timeout) — enough for an HTTPS endpoint without a framework —
+//! with pages that draw each connection's own handshake for a browser.
 //! Two tools share the server's explanations: [`check`] (is this certificate, key and
 //! chain ready to serve?) and [`probe`] (connect as a client and explain).
 //!

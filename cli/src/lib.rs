@@ -42,7 +42,8 @@ tls-server — a TLS server that explains every failed handshake
 
 USAGE:
     tls-server serve [OPTIONS]      serve TLS (echo mode: every byte is sent back;
-                                    --mode https: answer HTTPS with the connection facts)
+                                    --mode https: answer HTTPS with the connection facts,
+                                    and a browser with a page drawing its handshake)
     tls-server check [OPTIONS]      check certificate, key and CA files before serving (check --help)
     tls-server probe HOST:PORT      connect as a client and explain the handshake (probe --help)
     tls-server pki DIR              make a test PKI: good and broken certificates (pki --help)

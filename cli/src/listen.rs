@@ -3,8 +3,12 @@
 //! suite or a service manager binds first and never races for a port.
 
 use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::sync::Arc;
 
 use tls_server::{Server, ServerOptions, TlsStream};
+
+/// The stream-style handler of `--mode https`, one call per secure connection.
+pub(crate) type StreamHandler = Arc<dyn Fn(TlsStream) + Send + Sync>;
 
 /// What the command line said about listening.
 #[derive(Debug, Default)]
@@ -53,12 +57,14 @@ impl Listen {
         &self,
         addresses: &[String],
         options: ServerOptions,
-        streams: Option<fn(TlsStream)>,
+        streams: Option<StreamHandler>,
     ) -> Result<Server, Box<dyn std::error::Error>> {
         if addresses.is_empty() {
             let listeners = self.inherited()?;
             return Ok(match streams {
-                Some(handler) => Server::from_listeners_streams(listeners, options, handler)?,
+                Some(handler) => {
+                    Server::from_listeners_streams(listeners, options, move |s| handler(s))?
+                }
                 None => Server::from_listeners(listeners, options)?,
             });
         }
@@ -68,7 +74,7 @@ impl Listen {
             options = options.also_bind(addr.clone());
         }
         Ok(match streams {
-            Some(handler) => Server::bind_streams(options, handler)?,
+            Some(handler) => Server::bind_streams(options, move |s| handler(s))?,
             None => Server::bind(options)?,
         })
     }

@@ -1,8 +1,10 @@
 //! [`SocketInfo`]: what a handshake settled, fixed for the life of the connection.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::explain::HandshakeLog;
 use crate::tls::{AuthorizationError, CertificateInfo};
 use crate::util::json::Obj;
 
@@ -62,6 +64,12 @@ pub struct SocketInfo {
     /// named the client (then [`remote_addr`](Self::remote_addr) is that client);
     /// see [`ServerOptions::proxy_protocol`](crate::ServerOptions::proxy_protocol).
     pub proxied_by: Option<SocketAddr>,
+    /// The handshake as the server saw it — each flight with its time, size and records,
+    /// what the client offered, the certificate we chose — when
+    /// [`ServerOptions::keep_handshakes`](crate::ServerOptions::keep_handshakes) is on
+    /// (`tls-server serve --mode https` turns it on for its handshake page). Not part of
+    /// [`to_json`](Self::to_json).
+    pub handshake: Option<Arc<HandshakeLog>>,
 }
 
 impl SocketInfo {

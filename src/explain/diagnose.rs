@@ -118,6 +118,7 @@ pub(crate) fn explain(
         bytes_received,
         elapsed,
         proxied_by: None,
+        handshake: None,
     }
 }
 

@@ -6,11 +6,13 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::Error as TlsError;
 
 use crate::explain::client_hello::ClientHello;
+use crate::explain::flights::HandshakeLog;
 use crate::explain::trace::Recorder;
 use crate::setting::Setting;
 use crate::tls::record::Record;
@@ -265,6 +267,10 @@ pub struct TlsClientError {
     /// The load balancer that passed the connection on, when a PROXY protocol header
     /// named the client ([`ServerOptions::proxy_protocol`](crate::ServerOptions::proxy_protocol)).
     pub proxied_by: Option<SocketAddr>,
+    /// Every flight up to the failure, with what the client offered and the certificate
+    /// we chose, when
+    /// [`ServerOptions::keep_handshakes`](crate::ServerOptions::keep_handshakes) is on.
+    pub handshake: Option<Arc<HandshakeLog>>,
 }
 
 impl TlsClientError {

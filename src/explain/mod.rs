@@ -4,7 +4,7 @@
 //! (`catalogue/`), what the client's first bytes are
 //! (`sniff.rs`), what its ClientHello offered ([`ClientHello`]), why a certificate chain
 //! did not verify (`verification.rs`), and the teaching view of a handshake
-//! ([`HandshakeTrace`]).
+//! ([`HandshakeTrace`]; its flights, kept for pages, in a [`HandshakeLog`]).
 //!
 //! This layer reads what `tls` knows (our certificates, what we accept); it never touches
 //! a socket.
@@ -13,10 +13,12 @@ pub(crate) mod catalogue;
 pub(crate) mod client_hello;
 pub(crate) mod diagnose;
 pub(crate) mod failure;
+pub(crate) mod flights;
 pub(crate) mod sniff;
 pub(crate) mod trace;
 pub(crate) mod verification;
 
 pub use client_hello::ClientHello;
 pub use failure::{Cause, ConnectionError, Phase, TlsClientError};
+pub use flights::{Flight, HandshakeLog};
 pub use trace::HandshakeTrace;

@@ -29,18 +29,21 @@ pub fn facts_json(info: &SocketInfo, request: &Request) -> String {
 /// `HEAD /` answer [`facts_json`] (`application/json`), other methods on `/` get `405`
 /// with `Allow: GET, HEAD`, other paths `404`, both with a JSON body.
 pub fn facts(info: &SocketInfo, request: &Request) -> Response {
-    let error = |status: u16| {
-        Obj::new()
-            .num("status", status)
-            .str("error", reason_phrase(status))
-            .str("method", &request.method)
-            .str("path", &request.target)
-            .finish()
-            + "\n"
-    };
+    let error = |status: u16| error_json(status, request);
     match (request.path(), request.method.as_str()) {
         ("/", "GET" | "HEAD") => Response::json(200, facts_json(info, request) + "\n"),
         ("/", _) => Response::json(405, error(405)).with_header("Allow", "GET, HEAD"),
         _ => Response::json(404, error(404)),
     }
+}
+
+/// `{"status":404,"error":"Not Found","method":"GET","path":"/x"}` and a newline.
+pub(super) fn error_json(status: u16, request: &Request) -> String {
+    Obj::new()
+        .num("status", status)
+        .str("error", reason_phrase(status))
+        .str("method", &request.method)
+        .str("path", &request.target)
+        .finish()
+        + "\n"
 }

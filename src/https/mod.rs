@@ -52,19 +52,42 @@
 //! Methods are your handler's business: answer what you do not support with
 //! [`Response::method_not_allowed`] (`405` with `Allow`), as [`facts`] does.
 //!
+//! # Pages for people
+//!
+//! [`pages`] is the responder of `tls-server serve --mode https`: [`facts`] for programs,
+//! and for a browser a page that draws the connection's own handshake as a ladder, and
+//! one that lists the server's recent failed handshakes ([`Failures`]), in English or
+//! Japanese.
+//!
 //! The files: `conversation.rs` (the loop: read, parse, answer, keep alive or close),
 //! `parse.rs` (a request head, checked), `message.rs` (`Request`, `Response`),
-//! `respond.rs` (writing a response), `facts.rs` (the `--mode https` responder).
+//! `respond.rs` (writing a response), `facts.rs` (the JSON facts), `site.rs` (`pages`:
+//! which page or JSON a request gets), `negotiate.rs` (`Accept`, `Accept-Language`),
+//! `page.rs` (the handshake page), `failures.rs` (the bounded list),
+//! `failures_page.rs` (its page), `ladder.rs` (a handshake's flights as labelled arrows),
+//! `svg.rs` (drawing them), `html.rs` (escaping, the frame, the style sheet),
+//! `words.rs` (the labels in English and Japanese).
 
 pub(crate) mod conversation;
 mod facts;
+mod failures;
+mod failures_page;
+mod html;
+mod ladder;
 mod message;
+mod negotiate;
+mod page;
+#[cfg(test)]
+mod page_tests;
 mod parse;
 mod respond;
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) mod script;
+mod site;
+mod svg;
 #[cfg(test)]
 mod tests;
+mod words;
 
 use std::io::{self, Read, Write};
 use std::time::Duration;
@@ -72,8 +95,18 @@ use std::time::Duration;
 use crate::stream::TlsStream;
 
 pub use facts::{facts, facts_json};
+pub use failures::{Failures, RecentFailure, FAILURES_KEPT};
 pub use message::{Request, Response};
 pub use respond::http_date;
+pub use site::pages;
+
+/// The failures page with `error` alone on it (for the fuzzer).
+#[cfg(feature = "fuzzing")]
+pub(crate) fn failure_page(error: &crate::explain::TlsClientError) -> String {
+    let failures = Failures::new(1);
+    failures.record(error);
+    failures_page::failures_page(&failures, &words::EN)
+}
 
 /// The most header fields a request may have (`431` beyond).
 pub const MAX_HEADERS: usize = 64;

@@ -116,6 +116,7 @@ pub struct ServerOptions {
     pub(crate) linger: Duration,
     pub(crate) thread_stack_size: usize,
     pub(crate) trace: bool,
+    pub(crate) keep_handshakes: bool,
 }
 
 impl Default for ServerOptions {
@@ -149,6 +150,7 @@ impl ServerOptions {
             linger: Duration::from_secs(2),
             thread_stack_size: 256 * 1024,
             trace: false,
+            keep_handshakes: false,
         }
     }
 
@@ -346,6 +348,18 @@ impl ServerOptions {
     /// and debugging; it costs a little per handshake. Defaults to `false`.
     pub fn trace(mut self, on: bool) -> Self {
         self.trace = on;
+        self
+    }
+
+    /// Keeps what the server saw of each handshake — every flight with its time, size and
+    /// TLS records, what the client offered, the certificate chosen — in
+    /// [`SocketInfo::handshake`](crate::SocketInfo::handshake) and
+    /// [`TlsClientError::handshake`](crate::TlsClientError::handshake), for a page that
+    /// draws it ([`https::pages`](crate::https::pages)). It costs a few small allocations
+    /// per handshake and about a kilobyte per connection for its life; nothing is logged.
+    /// Defaults to `false` (`tls-server serve --mode https` turns it on).
+    pub fn keep_handshakes(mut self, on: bool) -> Self {
+        self.keep_handshakes = on;
         self
     }
 

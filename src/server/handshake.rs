@@ -42,7 +42,8 @@ pub(crate) struct Deadlines {
 
 /// Runs the handshake on `sock`. On success the connection is ready for application data
 /// (plaintext that came with the client's Finished may already be buffered in it).
-/// With `trace`, the flights are recorded for the handshake trace.
+/// With `record_flights`, the flights are recorded (for the handshake trace, or the
+/// handshake log kept with `keep_handshakes`).
 /// `heard` is set when the client's first byte arrives (the registry then no longer counts
 /// this handshake as silent).
 ///
@@ -56,7 +57,7 @@ pub(crate) fn run(
     deadlines: Deadlines,
     heard: &AtomicBool,
     stopping: &dyn Fn() -> bool,
-    trace: bool,
+    record_flights: bool,
 ) -> Result<Box<Done>, Box<Failed>> {
     let started = deadlines.started;
     let deadline = deadlines.whole;
@@ -66,7 +67,7 @@ pub(crate) fn run(
         bytes_received: 0,
         sent_any: false,
         alert_sent: None,
-        trace: trace.then(|| Recorder::new(started)),
+        trace: record_flights.then(|| Recorder::new(started)),
         record: HandshakeRecord::default(),
         deadlines,
         heard,

@@ -15,7 +15,8 @@ use crate::explain::catalogue::certificate::name_not_covered;
 use crate::explain::client_hello::ClientHello;
 use crate::explain::diagnose;
 use crate::explain::failure::{Broke, Failed, Failure};
-use crate::explain::HandshakeTrace;
+use crate::explain::trace::Recorder;
+use crate::explain::{HandshakeLog, HandshakeTrace};
 use crate::server::handshake::{self, Done};
 use crate::server::pool::Slot;
 use crate::server::reader;
@@ -86,7 +87,7 @@ pub(crate) fn serve(
         },
         &admitted.heard,
         &|| shared.stopping(),
-        shared.trace,
+        shared.trace || shared.keep_handshakes,
     );
     let mut done = match outcome {
         Ok(done) => done,
@@ -94,13 +95,24 @@ pub(crate) fn serve(
             if shared.registry.was_evicted(id) {
                 failed.failure = Failure::Evicted;
             }
-            let trace = failed.trace.take();
+            let recorder = failed.trace.take();
+            let served = failed.record.sni.as_ref().and_then(|c| c.served.clone());
             let mut error = diagnose::explain(id, peer, local, *failed, &setup.accepts);
             error.proxied_by = proxied_by;
             // Zero-byte probes stay quiet (debug level), trace or not.
-            if let Some(trace) = trace.filter(|_| !error.is_probe()) {
-                let outcome = format!("failed: {} — {}", error.message, error.fix);
-                emit_trace(&shared, trace.finish(id, peer, outcome, error.elapsed));
+            if let Some(trace) = recorder.as_ref() {
+                if shared.trace && !error.is_probe() {
+                    let outcome = format!("failed: {} — {}", error.message, error.fix);
+                    emit_trace(&shared, trace.finish(id, peer, outcome, error.elapsed));
+                }
+            }
+            if shared.keep_handshakes {
+                error.handshake = Some(Arc::new(HandshakeLog {
+                    offered: error.offered.clone(),
+                    flights: recorder.map(Recorder::into_flights).unwrap_or_default(),
+                    served,
+                    client_certificate_requested: setup.accepts.trust.mode != ClientAuth::Off,
+                }));
             }
             // The connection and its place in the pool are free before anyone hears of it.
             drop(sock);
@@ -257,7 +269,8 @@ fn secure_info(
     }
     info.server_name_covered = name_covered(&info, done, accepts);
     authorize(&mut info, tls, done.record.presented.as_ref(), accepts);
-    if let Some(trace) = done.trace.take() {
+    let recorder = done.trace.take();
+    if let Some(trace) = recorder.as_ref().filter(|_| shared.trace) {
         let outcome = format!(
             "secure: chose {} {} with group {}{}{} (rustls takes the client's preferred suite and group among those we allow)",
             info.protocol,
@@ -270,6 +283,14 @@ fn secure_info(
             shared,
             trace.finish(id, peer, outcome, info.handshake_duration),
         );
+    }
+    if shared.keep_handshakes {
+        info.handshake = Some(Arc::new(HandshakeLog {
+            offered: ClientHello::parse(&done.first_bytes),
+            flights: recorder.map(Recorder::into_flights).unwrap_or_default(),
+            served: done.record.sni.as_ref().and_then(|c| c.served.clone()),
+            client_certificate_requested: accepts.trust.mode != ClientAuth::Off,
+        }));
     }
     info
 }
@@ -334,6 +355,7 @@ fn negotiated(
         authorization_error: None,
         peer_chain: Vec::new(),
         proxied_by: None,
+        handshake: None,
     }
 }
 

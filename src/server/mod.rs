@@ -254,6 +254,7 @@ impl Server {
             client_hello_timeout: options.client_hello_timeout,
             grace_period: options.grace_period,
             trace: options.trace,
+            keep_handshakes: options.keep_handshakes,
             max_queued_events: options.max_queued_events,
             naming,
         };

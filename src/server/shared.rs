@@ -56,6 +56,8 @@ pub(crate) struct Shared {
     pub grace_period: Duration,
     /// Record each handshake for `Event::Trace`.
     pub trace: bool,
+    /// Keep each handshake's flights in `SocketInfo::handshake` / `TlsClientError::handshake`.
+    pub keep_handshakes: bool,
     /// Accept nothing while this many events wait for the event loop.
     pub max_queued_events: usize,
     pub mode: Mode,
@@ -87,6 +89,7 @@ pub(crate) struct Settings {
     pub client_hello_timeout: Duration,
     pub grace_period: Duration,
     pub trace: bool,
+    pub keep_handshakes: bool,
     pub max_queued_events: usize,
     pub naming: Naming,
 }
@@ -116,6 +119,7 @@ impl Shared {
             client_hello_timeout: settings.client_hello_timeout,
             grace_period: settings.grace_period,
             trace: settings.trace,
+            keep_handshakes: settings.keep_handshakes,
             max_queued_events: settings.max_queued_events,
             mode: settings.mode,
             pool: Arc::new(pools.0),

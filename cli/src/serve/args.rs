@@ -78,7 +78,9 @@ SERVE OPTIONS (defaults in brackets):
                               (each is logged as a warning instead)
     --keylog FILE             append TLS secrets for Wireshark (also: SSLKEYLOGFILE) [none]
     --mode echo|https         echo: send every byte back; https: answer HTTP/1.1 requests,
-                              GET / with this connection's TLS facts as JSON [echo]
+                              GET / with this connection's TLS facts as JSON (a browser
+                              gets a page drawing its handshake), GET /failures with the
+                              last 50 failed handshakes [echo]
     --events json|none        print one JSON object per event on stdout, and at exit a
                               \"summary\" object (counts, failures by cause, bytes) [none]
                               SIGHUP reloads --cert/--key/--ca/--crl/--sni/--ticket-keys:
@@ -400,6 +402,8 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
         options = options.key_file(path);
     }
     if https {
+        // The handshake page draws each connection's flights: keep them.
+        options = options.keep_handshakes(true);
         // The responder speaks HTTP/1.1 only: say so by ALPN, so that clients able to do
         // HTTP/2 (curl, browsers) do not try it.
         match &alpn {

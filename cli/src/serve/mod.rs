@@ -13,6 +13,7 @@ use tls_server::{Event, Summary, TlsStream};
 use args::DEMO_KEY;
 pub(crate) use args::{parse, Serve, HELP};
 
+use crate::listen;
 use crate::{logger, preflight, signals};
 
 /// The time to check certificates at: `None` (now) unless the clock is before `built`, the
@@ -42,14 +43,18 @@ pub(crate) fn run(cfg: Box<Serve>) -> Result<(), Box<dyn std::error::Error>> {
         preflight::run(&preflight, cfg.demo_key && i == 0, DEMO_KEY, cfg.on_error)?;
     }
     let signals = signals::take()?;
-    let server = cfg.listen.start(
-        &cfg.addresses,
-        cfg.options.clone(),
-        cfg.https.then_some(https_connection as fn(TlsStream)),
-    )?;
+    // The failed handshakes the failures page lists (https mode), filled from the events.
+    let failures = https::Failures::default();
+    let streams = cfg.https.then(|| {
+        let failures = failures.clone();
+        Arc::new(move |stream| https_connection(stream, &failures)) as listen::StreamHandler
+    });
+    let server = cfg
+        .listen
+        .start(&cfg.addresses, cfg.options.clone(), streams)?;
     signals::handle(signals, &server, cfg.options.clone())?;
     if cfg.https {
-        log::info!("https mode: GET / answers this connection's TLS facts as JSON; Ctrl-C stops");
+        log::info!("https mode: GET / answers this connection's TLS facts as JSON, and a browser its handshake drawn as a page; /failures lists the last {} failed handshakes; Ctrl-C stops", failures.capacity());
     } else {
         log::info!(
             "echo mode: every byte received on a secure connection is sent back; Ctrl-C stops"
@@ -71,6 +76,10 @@ pub(crate) fn run(cfg: Box<Serve>) -> Result<(), Box<dyn std::error::Error>> {
     let mut summary = Summary::new();
     while let Ok(event) = events.recv() {
         summary.record(&event);
+        if let (Event::TlsClientError(error), true) = (&event, cfg.https) {
+            // Before the event is printed: whoever reads it finds it on the page.
+            failures.record(error);
+        }
         if cfg.events_json {
             let line = event.to_json();
             let mut out = out.lock().unwrap_or_else(|e| e.into_inner());
@@ -120,12 +129,12 @@ fn echo(event: &Event) {
     }
 }
 
-/// `--mode https`: HTTP/1.1 on one connection, answered by [`https::facts`], one log line
-/// per request.
-fn https_connection(mut stream: TlsStream) {
+/// `--mode https`: HTTP/1.1 on one connection, answered by [`https::pages`] (the facts as
+/// JSON, or the handshake and failures pages for a browser), one log line per request.
+fn https_connection(mut stream: TlsStream, failures: &https::Failures) {
     let socket = stream.socket();
     let served = https::serve(&mut stream, |request| {
-        let response = https::facts(socket.info(), request);
+        let response = https::pages(socket.info(), failures, request);
         log::info!(
             "#{} {} {} {} HTTP/{} → {} ({} B)",
             socket.id(),
