@@ -170,14 +170,14 @@ const SERVED: &[Expect] = &[
     Expect {
         name: "expired",
         rustls: Some("certificate expired"),
-        server: "outside its validity",
+        server: "renew the certificate (expired on",
         openssl: "certificate has expired",
         python: "certificate has expired",
     },
     Expect {
         name: "not-yet-valid",
         rustls: Some("certificate not valid yet"),
-        server: "outside its validity",
+        server: "our certificate is not valid yet",
         openssl: "certificate is not yet valid",
         python: "certificate is not yet valid",
     },

@@ -35,14 +35,14 @@ pub const FIXTURES: &[Fixture] = &[
         name: "expired",
         files: ["expired/server.crt", "expired/server.key"],
         broken_for: "its validity ended yesterday",
-        server_says: "at startup, the check refuses it (\"expired\"; `--no-check` serves it); when a client rejects it, the handshake failure says the certificate is outside its validity and to renew it",
+        server_says: "at startup, the check refuses it (\"expired\"; `--no-check` serves it); when a client rejects it, that it expired, and to renew it (with the date)",
         clients_say: "openssl: `certificate has expired`; Python: `certificate verify failed: certificate has expired`; rustls: `certificate expired`",
     },
     Fixture {
         name: "not-yet-valid",
         files: ["not-yet-valid/server.crt", "not-yet-valid/server.key"],
         broken_for: "its validity starts tomorrow (what a wrong clock on either side looks like)",
-        server_says: "at startup, the check refuses it (\"not valid yet\"); when a client rejects it, outside its validity",
+        server_says: "at startup, the check refuses it (\"not valid yet\"); when a client rejects it, that it is not valid yet, with the dates and our clock",
         clients_say: "openssl: `certificate is not yet valid`; Python: `certificate verify failed: certificate is not yet valid`; rustls: `certificate not valid yet`",
     },
     Fixture {
