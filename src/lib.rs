@@ -99,6 +99,8 @@
 //! - `serde`: `serde::Serialize` for events, socket facts, failures, certificates,
 //!   summaries and the `check` and `probe` reports, with the keys of their `to_json` (adds
 //!   serde and serde_json).
+//! - `proxy-protocol` (default): reading PROXY protocol headers from a load balancer
+//!   (adds proxy-header).
 //! - `pki`: [`pki`], the test PKI (`tls-server pki`): good and deliberately broken
 //!   certificates (adds rcgen).
 //! - `fuzzing`: entry points for the fuzzers in `fuzz/` and their regression tests; not an

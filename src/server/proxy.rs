@@ -11,6 +11,7 @@ use std::io::{self, Read};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::Instant;
 
+#[cfg(feature = "proxy-protocol")]
 use proxy_header::{ParseConfig, Protocol, ProxyHeader};
 
 use crate::error::Error;
@@ -97,6 +98,13 @@ impl Proxy {
                 )
             })?);
         }
+        if accept != ProxyProtocol::Off && cfg!(not(feature = "proxy-protocol")) {
+            return Err(naming.error(
+                Setting::ProxyProtocol,
+                "this build cannot read PROXY protocol headers",
+                "build tls-server with its feature proxy-protocol (on by default)",
+            ));
+        }
         if accept != ProxyProtocol::Off && trusted.is_empty() {
             return Err(naming.error(
                 Setting::ProxyFrom,
@@ -158,6 +166,15 @@ impl Proxy {
         Err((failure, header))
     }
 
+    /// Not reached: `Proxy::new` refuses to start with the protocol on in this build.
+    #[cfg(not(feature = "proxy-protocol"))]
+    fn parse(&self, header: &[u8]) -> Result<Option<SocketAddr>, Failure> {
+        Err(Failure::Proxy(ProxyRefusal::Malformed {
+            why: format!("this build cannot parse it ({})", shown(header)),
+        }))
+    }
+
+    #[cfg(feature = "proxy-protocol")]
     fn parse(&self, header: &[u8]) -> Result<Option<SocketAddr>, Failure> {
         let malformed = |why: String| Failure::Proxy(ProxyRefusal::Malformed { why });
         let config = ParseConfig {
