@@ -1,5 +1,5 @@
 //! `serde::Serialize` for what the library reports (feature `serde`): events, socket
-//! facts, failures, traces, certificates, reloads, summaries, and the `check` and `probe`
+//! facts, failures (of handshakes and of connections later), traces, certificates, reloads, summaries, and the `check` and `probe`
 //! reports.
 //!
 //! Each is serialized as exactly what its `to_json` writes — the same keys, the same
