@@ -43,9 +43,11 @@ msrv:
 screenshot:
 	UPDATE_SCREENSHOT=1 $(CARGO) test -p tls-server-cli --test https_page -- --nocapture
 
-## Regenerate the demo and test certificates (needs the openssl command).
+## Regenerate the demo and test certificates: `tls-server pki certs --set demo` (rcgen),
+## then certs/openssl-only.sh for the five files rcgen cannot make (needs openssl).
 certs:
-	certs/generate.sh
+	$(CARGO) run -q -p tls-server-cli -- pki certs --set demo
+	certs/openssl-only.sh
 
 ## Benchmarks: tls-server against Node's tls.Server and a naive rustls server (release
 ## builds, loopback only, under 10 min; QUICK=1 under 2). Prints tables; writes

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use lexopt::prelude::*;
-use tls_server::pki::{self, KeyType};
+use tls_server::pki::{self, KeyType, Set};
 
 use crate::{flags, Command};
 
@@ -23,6 +23,8 @@ OPTIONS (defaults in brackets):
     --days N            validity of the good certificates, in days [365]
     --expiring-in N     days until the expiring-soon certificate expires [10]
     --json              print what was written as one JSON object
+    --set SET           fixtures, or demo: the demo credentials of tls-server's own
+                        repository (certs/; fixed names, 100 years) [fixtures]
 
 DIR/README.md lists every file, what it is broken for, the command that shows the server
 explaining it, and what clients say about it. Existing files in DIR are replaced.
@@ -41,17 +43,27 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
     let mut days = 365;
     let mut expiring_in = 10;
     let mut json = false;
+    let mut set = Set::default();
+    // The flags that shape the fixtures set, which the demo set (fixed) cannot take.
+    let mut shaping: Option<&str> = None;
     while let Some(arg) = parser.next()? {
         match arg {
             Value(v) if dir.is_none() => dir = Some(v.into()),
             Long("out") => dir = Some(parser.value()?.into()),
+            Long("set") => {
+                let name = parser.value()?.string()?;
+                set = Set::parse(&name)
+                    .ok_or_else(|| format!("--set: {name:?} — use fixtures or demo"))?;
+            }
             Long("key-type") => {
+                shaping = Some("--key-type");
                 let name = parser.value()?.string()?;
                 key_type = KeyType::parse(&name).ok_or_else(|| {
                     format!("--key-type: {name:?} — use p256, p384, ed25519, rsa2048 or rsa3072")
                 })?;
             }
             Long("names") => {
+                shaping = Some("--names");
                 let list = parser.value()?.string()?;
                 let list: Vec<String> = list
                     .split(',')
@@ -63,8 +75,12 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
                 }
                 names = Some(list);
             }
-            Long("days") => days = flags::number(parser, "--days", "a number of days, 1 or more")?,
+            Long("days") => {
+                shaping = Some("--days");
+                days = flags::number(parser, "--days", "a number of days, 1 or more")?
+            }
             Long("expiring-in") => {
+                shaping = Some("--expiring-in");
                 expiring_in = flags::number(parser, "--expiring-in", "a number of days")?
             }
             Long("json") => json = true,
@@ -80,7 +96,14 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
             "--days: 0 — give at least 1 (the good certificates would expire at once)".into(),
         );
     }
+    if let (Set::Demo, Some(flag)) = (set, shaping) {
+        return Err(format!(
+            "{flag}: the demo set's names, keys and dates are fixed (its tests rely on them) — drop {flag}, or make the fixtures set"
+        )
+        .into());
+    }
     let mut options = pki::Options::new(dir)
+        .set(set)
         .key_type(key_type)
         .days(days)
         .expiring_in(expiring_in);
@@ -94,6 +117,18 @@ pub(crate) fn run(cmd: Pki) -> Result<(), Box<dyn std::error::Error>> {
     let made = pki::generate(&cmd.options)?;
     if cmd.json {
         println!("{}", made.to_json());
+        return Ok(());
+    }
+    if made.set == Set::Demo {
+        println!(
+            "wrote {} files to {} (the demo set)",
+            made.files.len(),
+            made.dir.display()
+        );
+        for (files, why) in &made.not_made {
+            println!("  not made: {files} — {why}");
+        }
+        println!("the repository's certs/openssl-only.sh makes those with openssl");
         return Ok(());
     }
     println!(

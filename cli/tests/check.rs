@@ -2,7 +2,7 @@
 //! child process on the committed fixtures, one test per check, each asserting the
 //! check's line (status, message, fix) and the exit status — 0 without errors (warnings
 //! allowed), 1 with errors, 2 for a usage error. The fixtures are in certs/check/
-//! (certs/check/generate.sh makes them); `check_chain.rs` has the chain and the leaf.
+//! (`make certs` makes them); `check_chain.rs` has the chain and the leaf.
 
 mod check_support;
 #[path = "../../tests/support/mod.rs"]

@@ -15,7 +15,7 @@ use crate::pki::fixtures::{readme, FIXTURES, NOT_MADE};
 use crate::pki::{days_from, KeyType, Made, Options};
 
 /// What a step of making failed on.
-fn failed(what: &str, e: impl std::fmt::Display) -> Error {
+pub(super) fn failed(what: &str, e: impl std::fmt::Display) -> Error {
     Error::credential(
         what,
         format!("could not be made: {e}"),
@@ -24,13 +24,13 @@ fn failed(what: &str, e: impl std::fmt::Display) -> Error {
 }
 
 /// Writes files, remembering their names relative to the directory.
-struct Writer<'a> {
-    dir: &'a Path,
-    files: Vec<PathBuf>,
+pub(super) struct Writer<'a> {
+    pub(super) dir: &'a Path,
+    pub(super) files: Vec<PathBuf>,
 }
 
 impl Writer<'_> {
-    fn write(&mut self, name: &str, data: &[u8], secret: bool) -> Result<(), Error> {
+    pub(super) fn write(&mut self, name: &str, data: &[u8], secret: bool) -> Result<(), Error> {
         let path = self.dir.join(name);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| {
@@ -56,13 +56,13 @@ impl Writer<'_> {
         Ok(())
     }
 
-    fn pair(&mut self, stem: &str, cert_pem: &str, key: &KeyPair) -> Result<(), Error> {
+    pub(super) fn pair(&mut self, stem: &str, cert_pem: &str, key: &KeyPair) -> Result<(), Error> {
         self.write(&format!("{stem}.crt"), cert_pem.as_bytes(), false)?;
         self.write(&format!("{stem}.key"), key.serialize_pem().as_bytes(), true)
     }
 }
 
-fn new_key(kind: KeyType) -> Result<KeyPair, Error> {
+pub(super) fn new_key(kind: KeyType) -> Result<KeyPair, Error> {
     let made = match kind {
         KeyType::P256 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256),
         KeyType::P384 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384),
@@ -87,7 +87,7 @@ fn new_key(kind: KeyType) -> Result<KeyPair, Error> {
     made.map_err(|e| failed(&format!("a {} key", kind.name()), e))
 }
 
-fn time(t: SystemTime) -> time::OffsetDateTime {
+pub(super) fn time(t: SystemTime) -> time::OffsetDateTime {
     time::OffsetDateTime::from(t)
 }
 
@@ -247,6 +247,7 @@ pub(super) fn all(options: &Options) -> Result<Made, Error> {
 
     let mut made = Made {
         dir: options.dir.clone(),
+        set: options.set,
         key_type: kind,
         files: Vec::new(),
         fixtures: FIXTURES.iter().collect(),

@@ -15,12 +15,14 @@
 //! `DIR/README.md` lists every file, what it is broken for, the command that shows the
 //! server explaining it, and what clients say about it ([`FIXTURES`]).
 
+mod demo;
 mod fixtures;
 mod make;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+pub use demo::DEMO_NOT_MADE;
 pub use fixtures::{Fixture, FIXTURES, NOT_MADE};
 
 use crate::error::Error;
@@ -69,10 +71,45 @@ impl KeyType {
     }
 }
 
+/// Which set of certificates to make.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Set {
+    /// The test PKI: the CAs, every fixture of [`FIXTURES`], client certificates, a CRL and
+    /// `README.md`, relative to now and shaped by the [`Options`].
+    #[default]
+    Fixtures,
+    /// The repository's own demo credentials (its `certs/` folder): the demo CA and server
+    /// certificates, the names served by SNI, the client-authentication set, the fixtures of
+    /// `tls-server check` and the broken inputs of configuration errors. Names, subjects
+    /// and fixed dates are the ones the repository's tests and README rely on; only the
+    /// directory and the time are taken from the [`Options`]. [`DEMO_NOT_MADE`] lists the
+    /// few files rcgen cannot make.
+    Demo,
+}
+
+impl Set {
+    /// `fixtures` or `demo`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Set::Fixtures => "fixtures",
+            Set::Demo => "demo",
+        }
+    }
+
+    /// Parses [`name`](Self::name)'s names.
+    pub fn parse(s: &str) -> Option<Set> {
+        [Set::Fixtures, Set::Demo]
+            .into_iter()
+            .find(|set| set.name() == s.trim().to_ascii_lowercase())
+    }
+}
+
 /// What to make, and where.
 #[derive(Clone, Debug)]
 pub struct Options {
     pub(crate) dir: PathBuf,
+    pub(crate) set: Set,
     pub(crate) key_type: KeyType,
     pub(crate) names: Vec<String>,
     pub(crate) days: u32,
@@ -87,12 +124,19 @@ impl Options {
     pub fn new(dir: impl Into<PathBuf>) -> Options {
         Options {
             dir: dir.into(),
+            set: Set::default(),
             key_type: KeyType::default(),
             names: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
             days: 365,
             expiring_in: 10,
             now: SystemTime::now(),
         }
+    }
+
+    /// Which set to make ([`Set::Fixtures`] unless told).
+    pub fn set(mut self, set: Set) -> Options {
+        self.set = set;
+        self
     }
 
     /// The key type of every certificate.
@@ -133,18 +177,20 @@ impl Options {
 pub struct Made {
     /// The directory.
     pub dir: PathBuf,
+    /// The set made.
+    pub set: Set,
     /// The key type used.
     pub key_type: KeyType,
     /// Every file written, relative to `dir`, in the order written.
     pub files: Vec<PathBuf>,
     /// The fixtures made, as listed in [`FIXTURES`].
     pub fixtures: Vec<&'static Fixture>,
-    /// The fixtures not made, and why ([`NOT_MADE`]).
+    /// What was not made, and why ([`NOT_MADE`], [`DEMO_NOT_MADE`]).
     pub not_made: Vec<(&'static str, &'static str)>,
 }
 
 impl Made {
-    /// `{"dir", "keyType", "files":[...], "fixtures":[{"name","brokenFor","files"}],
+    /// `{"dir", "set", "keyType", "files":[...], "fixtures":[{"name","brokenFor","files"}],
     /// "notMade":[{"name","why"}]}`.
     pub fn to_json(&self) -> String {
         let files: Vec<String> = self.files.iter().map(|f| f.display().to_string()).collect();
@@ -169,6 +215,7 @@ impl Made {
             .collect();
         Obj::new()
             .str("dir", &self.dir.display().to_string())
+            .str("set", self.set.name())
             .str("keyType", self.key_type.name())
             .strs("files", &files)
             .raw("fixtures", &format!("[{}]", fixtures.join(",")))
@@ -178,9 +225,13 @@ impl Made {
 }
 
 /// Makes the whole set under `options`' directory: the CAs, every fixture of [`FIXTURES`],
-/// the client certificates and the CRL, and `README.md`. Keys are written mode 0600.
+/// the client certificates and the CRL, and `README.md` — or, for [`Set::Demo`], the
+/// repository's demo credentials. Keys are written mode 0600.
 pub fn generate(options: &Options) -> Result<Made, Error> {
-    make::all(options)
+    match options.set {
+        Set::Fixtures => make::all(options),
+        Set::Demo => demo::all(options),
+    }
 }
 
 /// The server certificate and key of fixture `name` in a directory made by [`generate`]:
