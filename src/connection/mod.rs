@@ -103,6 +103,9 @@ struct State {
     in_flight: usize,
     /// The writer thread owns the sending side until `out` is empty.
     flushing: bool,
+    /// A writing thread owns the sending side for one non-blocking send made without the
+    /// lock (`Conn::write`); others only queue into `out`, which it sends next.
+    sending: bool,
     writer: Option<JoinHandle<()>>,
     need_drain: bool,
     /// close_notify queued (or a fatal alert): no more application writes.
@@ -148,6 +151,7 @@ impl Conn {
                 out: Vec::new(),
                 in_flight: 0,
                 flushing: false,
+                sending: false,
                 writer: None,
                 need_drain: false,
                 ending: false,

@@ -33,7 +33,7 @@ impl Conn {
         self.traffic
             .written
             .fetch_add(data.len() as u64, Ordering::Relaxed);
-        self.push(&mut st);
+        let mut st = self.send_unlocked(st);
         let below = Self::pending(&st) < self.limits.high_water_mark;
         if !below {
             st.need_drain = true;
@@ -68,7 +68,7 @@ impl Conn {
     /// Blocks until everything written has been handed to the kernel.
     pub(crate) fn flush_blocking(&self) -> io::Result<()> {
         let mut st = self.lock();
-        while !st.closed && (st.flushing || !st.out.is_empty()) {
+        while !st.closed && (st.flushing || st.sending || !st.out.is_empty()) {
             st = self.wait_state(st);
         }
         if st.closed && st.had_error {
@@ -108,7 +108,7 @@ impl Conn {
     /// non-blocking `sendmsg` of its buffers, no copy into `out`); whatever the kernel does
     /// not take then goes to `out` and the writer thread, as before.
     pub(super) fn push(&self, st: &mut State) {
-        if !st.closed && !st.flushing && st.out.is_empty() {
+        if !st.closed && !st.flushing && !st.sending && st.out.is_empty() {
             while st.tls.wants_write() {
                 match st.tls.write_tls(&mut NonBlocking(&self.sock)) {
                     Ok(_) => self.active(),
@@ -129,6 +129,62 @@ impl Conn {
         self.send_some(st);
     }
 
+    /// Sends the records rustls has ready like [`push`](Self::push), but makes the `send`
+    /// without holding the lock when nobody else is sending: the records are moved out
+    /// under the lock, and this thread owns the sending side (`sending`) until the kernel
+    /// has them. The connection's reader, decrypting the peer's next message meanwhile,
+    /// does not wait for our system call — nor for us, if the peer we just woke takes our
+    /// core while we still hold the lock (one wait and three futex calls per round in a
+    /// ping-pong, before). What others queue meanwhile goes out after ours.
+    fn send_unlocked<'a>(&'a self, mut st: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        if st.closed || st.flushing || st.sending || !st.out.is_empty() {
+            self.push(&mut st);
+            return st;
+        }
+        self.encode(&mut st);
+        let mut chunk = std::mem::take(&mut st.out);
+        if chunk.is_empty() {
+            self.flushed(&mut st);
+            return st;
+        }
+        st.sending = true;
+        st.in_flight = chunk.len();
+        drop(st);
+        let sent = loop {
+            match send_nonblocking(&self.sock, &chunk) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => break other,
+            }
+        };
+        let mut st = self.lock();
+        st.sending = false;
+        st.in_flight = 0;
+        match sent {
+            Ok(n) => {
+                self.active();
+                chunk.drain(..n);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => {
+                self.send_failed(&mut st, e);
+                return st;
+            }
+        }
+        if chunk.is_empty() {
+            // Keep the buffer for the next write, unless others queued meanwhile.
+            if st.out.is_empty() && chunk.capacity() <= 4 * READ_BUF {
+                st.out = chunk;
+            }
+        } else {
+            chunk.extend_from_slice(&st.out);
+            st.out = chunk;
+        }
+        // What is left (ours, or queued meanwhile): sent now or by the writer thread; then
+        // `Drain`, our FIN, waiters.
+        self.push(&mut st);
+        st
+    }
+
     /// Moves every TLS record rustls has ready into `out`.
     pub(super) fn encode(&self, st: &mut State) {
         while st.tls.wants_write() {
@@ -147,6 +203,10 @@ impl Conn {
         }
         if st.flushing {
             self.wake_state(st);
+            return;
+        }
+        if st.sending {
+            // The thread sending without the lock sends `out` when it is back.
             return;
         }
         while !st.out.is_empty() {
