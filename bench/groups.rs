@@ -306,7 +306,7 @@ pub(crate) fn group_idle(
     let scenario = format!("idle-{n}");
     res.scenario(
         &scenario,
-        &format!("{n} handshaken idle connections (each echoed 1 byte) held open; a fresh server process; RSS and threads from /proc/PID/status"),
+        &format!("{n} handshaken idle connections (each echoed 1 byte) held open; a fresh server process; RSS and threads from /proc/PID/status, RSS by kind from /proc/PID/smaps"),
     );
     wait_quiet(res, plan);
     let server = match start(
@@ -324,10 +324,12 @@ pub(crate) fn group_idle(
     }
     std::thread::sleep(Duration::from_millis(300));
     let before = procfs::mem(server.pid).unwrap_or_default();
+    let kinds0 = procfs::rss_kinds(server.pid).unwrap_or_default();
     let cpu0 = procfs::cpu(server.pid).unwrap_or_default();
     let (held, errors, first) = client::hold(server.addr, &c.full, n, plan.threads);
     std::thread::sleep(Duration::from_millis(if plan.quick { 500 } else { 1000 }));
     let after = procfs::mem(server.pid).unwrap_or_default();
+    let kinds1 = procfs::rss_kinds(server.pid).unwrap_or_default();
     let cpu1 = procfs::cpu(server.pid).unwrap_or_default();
     let open = held.len();
     if errors > 0 {
@@ -343,6 +345,13 @@ pub(crate) fn group_idle(
     if open > 0 {
         let kib = (after.rss_kib as f64 - before.rss_kib as f64) / open as f64;
         res.add(&scenario, "KiB/conn (RSS)", Better::Lower, peer.id, kib);
+        // The same growth by kind (/proc/PID/smaps): what the connections' threads touched
+        // of their stacks, and what they hold on the heap.
+        let per_conn = |a: u64, b: u64| (b as f64 - a as f64) / open as f64;
+        let stack = per_conn(kinds0.stack_kib, kinds1.stack_kib);
+        let heap = per_conn(kinds0.heap_kib, kinds1.heap_kib);
+        res.add(&scenario, "stack KiB/conn", Better::Lower, peer.id, stack);
+        res.add(&scenario, "heap KiB/conn", Better::Lower, peer.id, heap);
         res.add(
             &scenario,
             "server RSS MiB",
@@ -365,7 +374,7 @@ pub(crate) fn group_idle(
             cpu0.since(&cpu1).total * 1e6 / open as f64,
         );
         println!(
-            "   {:<26} {scenario:<16} {:>6.1} KiB/conn  RSS {} → {} MiB  threads {} → {}",
+            "   {:<26} {scenario:<16} {:>6.1} KiB/conn (stack {stack:.1}, heap {heap:.1})  RSS {} → {} MiB  threads {} → {}",
             peer.label,
             kib,
             num(before.rss_kib as f64 / 1024.0),

@@ -130,6 +130,100 @@ pub fn mem(pid: u32) -> io::Result<Mem> {
     Ok(m)
 }
 
+/// Resident memory (KiB) by kind, from /proc/PID/smaps: thread stacks, heap, files.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RssKinds {
+    /// Thread stacks: `[stack]`, and every anonymous writable mapping that sits right
+    /// above an inaccessible one of at most 1 MiB (the guard page a thread's stack is
+    /// mapped with).
+    pub stack_kib: u64,
+    /// `[heap]` and every other anonymous mapping: malloc's arenas, large allocations,
+    /// a runtime's own heap.
+    pub heap_kib: u64,
+    /// Mappings of files: the program, its libraries.
+    pub files_kib: u64,
+}
+
+/// What a mapping of /proc/PID/smaps holds, for [`RssKinds`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Stack,
+    Heap,
+    Files,
+    /// `[vdso]`, `[vvar]` and the like.
+    Other,
+}
+
+/// One mapping of /proc/PID/smaps: its addresses, kind and resident KiB.
+#[derive(Clone, Copy, Debug)]
+pub struct Mapping {
+    // The addresses: the tests find the mapping that holds a given buffer.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub start: u64,
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub end: u64,
+    pub kind: Kind,
+    pub rss_kib: u64,
+}
+
+pub fn mappings(pid: u32) -> io::Result<Vec<Mapping>> {
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps"))?;
+    let mut out: Vec<Mapping> = Vec::new();
+    // The previous mapping's (end, size, inaccessible and anonymous): a thread's stack sits
+    // right above its guard.
+    let mut guard_below: Option<u64> = None;
+    for line in smaps.lines() {
+        let mut words = line.split_whitespace();
+        let first = words.next().unwrap_or("");
+        if let Some((start, end)) = first.split_once('-') {
+            let (Ok(start), Ok(end)) =
+                (u64::from_str_radix(start, 16), u64::from_str_radix(end, 16))
+            else {
+                continue;
+            };
+            let perms = words.next().unwrap_or("");
+            let path = words.nth(3).unwrap_or("");
+            let kind = if path == "[stack]"
+                || (path.is_empty() && perms.starts_with("rw") && guard_below == Some(start))
+            {
+                Kind::Stack
+            } else if path.is_empty() || path == "[heap]" {
+                Kind::Heap
+            } else if path.starts_with('[') {
+                Kind::Other
+            } else {
+                Kind::Files
+            };
+            let is_guard = perms.starts_with("---") && path.is_empty() && end - start <= 1 << 20;
+            guard_below = is_guard.then_some(end);
+            out.push(Mapping {
+                start,
+                end,
+                kind,
+                rss_kib: 0,
+            });
+        } else if first == "Rss:" {
+            if let Some(last) = out.last_mut() {
+                last.rss_kib = words.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub fn rss_kinds(pid: u32) -> io::Result<RssKinds> {
+    let mut kinds = RssKinds::default();
+    for m in mappings(pid)? {
+        match m.kind {
+            Kind::Stack => kinds.stack_kib += m.rss_kib,
+            Kind::Heap => kinds.heap_kib += m.rss_kib,
+            Kind::Files => kinds.files_kib += m.rss_kib,
+            Kind::Other => {}
+        }
+    }
+    Ok(kinds)
+}
+
 /// CPU seconds the whole machine has been busy (all CPUs, every state but idle and iowait),
 /// from /proc/stat.
 pub fn machine_busy() -> f64 {

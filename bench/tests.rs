@@ -324,3 +324,47 @@ fn performance_targets_are_judged_on_medians() {
     let t = crate::sections::perf_targets_section(&r);
     assert!(t.contains("| ≤ 1× | 1.12 | **no** |"), "{t}");
 }
+
+/// /proc/PID/smaps split by kind: the stack of a thread that touched half a MiB of it is
+/// `Stack`, a touched 4 MiB buffer is `Heap`, each resident as touched. (The mappings
+/// holding them, not the process's totals: other tests run meanwhile.)
+#[test]
+fn smaps_tells_thread_stacks_from_the_heap() {
+    use crate::procfs::{mappings, Kind};
+    use std::sync::mpsc;
+    let holding = |addr: usize| {
+        mappings(std::process::id())
+            .unwrap()
+            .into_iter()
+            .find(|m| m.start <= addr as u64 && (addr as u64) < m.end)
+            .expect("a mapping holds it")
+    };
+    let (touched_tx, touched_rx) = mpsc::channel();
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            let mut deep = [0u8; 512 * 1024];
+            for i in (0..deep.len()).step_by(4096) {
+                deep[i] = i as u8;
+            }
+            std::hint::black_box(&mut deep);
+            touched_tx.send(deep.as_ptr() as usize).unwrap();
+            let _ = done_rx.recv();
+        })
+        .unwrap();
+    let stack = holding(touched_rx.recv().unwrap());
+    done_tx.send(()).unwrap();
+    thread.join().unwrap();
+    assert_eq!(stack.kind, Kind::Stack, "{stack:?}");
+    assert!(stack.rss_kib >= 500, "{stack:?}");
+
+    let mut buffer = vec![0u8; 4 << 20];
+    for i in (0..buffer.len()).step_by(4096) {
+        buffer[i] = 1;
+    }
+    std::hint::black_box(&mut buffer);
+    let heap = holding(buffer.as_ptr() as usize);
+    assert_eq!(heap.kind, Kind::Heap, "{heap:?}");
+    assert!(heap.rss_kib >= 4000, "{heap:?}");
+}
