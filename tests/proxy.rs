@@ -109,6 +109,59 @@ fn a_local_header_is_the_balancer_speaking_for_itself() {
     assert_eq!((peer, proxied_by), (balancer, None));
 }
 
+#[test]
+fn the_per_address_limit_counts_the_client_the_header_names_not_the_balancer() {
+    // Two connections per address; every connection comes from the balancer (127.0.0.1).
+    let (_server, events, addr) =
+        start(behind_balancer(ProxyProtocol::V1).max_connections_per_address(2));
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        held.push(connect_through(addr, &v1(CLIENT, addr)));
+        let ((peer, _), _) = seen(&events);
+        assert_eq!(peer, CLIENT.parse().unwrap());
+    }
+    // A third from the same client is refused, naming it and the balancer.
+    let tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(WAIT)).unwrap();
+    (&tcp).write_all(&v1(CLIENT, addr)).unwrap();
+    let (peer, limit, reason) = wait_for(&events, "refused", |e| match e {
+        Event::Refused {
+            peer,
+            limit,
+            reason,
+        } => Some((*peer, *limit, reason.clone())),
+        Event::Connection { peer, .. } => panic!("{peer} was let in"),
+        _ => None,
+    });
+    assert_eq!(peer, CLIENT.parse().unwrap());
+    assert_eq!(limit, tls_server::event::Limit::MaxPerAddress);
+    assert!(
+        reason.starts_with("192.0.2.7 (through the balancer 127.0.0.1:")
+            && reason.contains("already holds 2 connections"),
+        "{reason}"
+    );
+    let mut rest = Vec::new();
+    assert_eq!(
+        (&tcp).read_to_end(&mut rest).unwrap_or(0),
+        0,
+        "closed at once"
+    );
+    // Another client through the same balancer still gets in: the balancer's own address
+    // (now holding three) is not what is limited.
+    held.push(connect_through(addr, &v1("192.0.2.8:40000", addr)));
+    let ((peer, proxied_by), _) = seen(&events);
+    assert_eq!(peer, "192.0.2.8:40000".parse().unwrap());
+    assert!(proxied_by.is_some());
+    // When one of the first client's connections closes, it may open another.
+    drop(held.remove(0));
+    wait_for(&events, "close", |e| {
+        matches!(e, Event::Close { .. }).then_some(())
+    });
+    held.push(connect_through(addr, &v1(CLIENT, addr)));
+    let ((peer, _), _) = seen(&events);
+    assert_eq!(peer, CLIENT.parse().unwrap());
+}
+
 /// The `TlsClientError` of the next connection, after its `Connection` event.
 fn refusal(events: &tls_server::Events) -> Box<tls_server::TlsClientError> {
     wait_for(events, "tlsClientError", |e| match e {

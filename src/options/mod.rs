@@ -275,9 +275,11 @@ impl ServerOptions {
     /// refused with a [`TlsClientError`](crate::TlsClientError) that says what the
     /// balancer is missing. Needs [`proxy_from`](Self::proxy_from). Off by default.
     ///
-    /// The per-address limit counts the balancer's address (the header is read after
-    /// admission): unless [`max_connections_per_address`](Self::max_connections_per_address)
-    /// is set, it defaults to the connection cap with the protocol on.
+    /// The per-address limit ([`max_connections_per_address`](Self::max_connections_per_address))
+    /// applies to the client each header names, not to the balancer: a trusted balancer's
+    /// connections are admitted whatever its own address holds, and once the header is
+    /// read, a client over the limit is refused ([`Event::Refused`](crate::Event::Refused),
+    /// naming the client and the balancer).
     pub fn proxy_protocol(mut self, version: ProxyProtocol) -> Self {
         self.proxy_protocol = version;
         self

@@ -45,7 +45,22 @@ pub(crate) fn serve(
     // Behind a load balancer, its PROXY header names the client.
     let first_bytes_by = started + shared.client_hello_timeout;
     let (peer, proxied_by) = match shared.proxy.read(&sock, peer, first_bytes_by) {
-        Ok(Some(client)) => (client, Some(peer)),
+        Ok(Some(client)) => {
+            // From now on the per-address limit counts the client, not the balancer.
+            if let Err(refusal) = shared.registry.readdress(id, client) {
+                let _ = sock.shutdown(std::net::Shutdown::Both);
+                drop(sock);
+                drop(slot);
+                drop(admitted);
+                shared.events.send(Event::Refused {
+                    peer: client,
+                    limit: refusal.limit,
+                    reason: refusal.reason,
+                });
+                return;
+            }
+            (client, Some(peer))
+        }
         Ok(None) => (peer, None),
         Err((failure, bytes)) => {
             let proxied_by = None;

@@ -295,7 +295,8 @@ fn admit(shared: &Arc<Shared>, sock: TcpStream, peer: SocketAddr) {
             reason,
         });
     };
-    let (admitted, evicted) = match shared.registry.admit(id, peer, &sock) {
+    let balancer = shared.proxy.trusts(peer.ip());
+    let (admitted, evicted) = match shared.registry.admit(id, peer, &sock, balancer) {
         Ok(place) => place,
         Err(Refusal { limit, reason }) => return refuse(limit, reason),
     };

@@ -366,14 +366,9 @@ fn admission(options: &ServerOptions) -> Admission {
     Admission {
         max_connections: max,
         max_handshakes: options.max_handshakes.unwrap_or((max / 4).max(8)).min(max),
-        // Behind a balancer every connection comes from its address: the default would cap
-        // them all at three quarters of the server.
-        max_per_address: options
-            .max_per_address
-            .unwrap_or(match options.proxy_protocol {
-                crate::options::ProxyProtocol::Off => (max * 3 / 4).max(1),
-                _ => max,
-            }),
+        // Behind a balancer it applies to the client each PROXY header names (the
+        // registry's readdress), not to the balancer's own address.
+        max_per_address: options.max_per_address.unwrap_or((max * 3 / 4).max(1)),
         when_full: options.when_full,
     }
 }

@@ -122,6 +122,13 @@ impl Proxy {
         })
     }
 
+    /// Whether `ip` is a balancer trusted to send a header (the protocol on, `ip` in
+    /// `proxy_from`): its connections are counted against the per-address limit under the
+    /// client its header names, not under its own address.
+    pub(crate) fn trusts(&self, ip: IpAddr) -> bool {
+        self.accept != ProxyProtocol::Off && self.trusted.iter().any(|n| n.contains(ip))
+    }
+
     /// The client a connection from `peer` is for: `Some` from a PROXY header, `None`
     /// when the protocol is off or the balancer speaks for itself (a v2 `LOCAL` header,
     /// such as its health checks). On failure, the failure and the bytes read.
@@ -134,7 +141,7 @@ impl Proxy {
         if self.accept == ProxyProtocol::Off {
             return Ok(None);
         }
-        if !self.trusted.iter().any(|n| n.contains(peer.ip())) {
+        if !self.trusts(peer.ip()) {
             let trusted = self.trusted_text.clone();
             return Err((
                 Failure::Proxy(ProxyRefusal::Untrusted { trusted }),

@@ -111,29 +111,22 @@ impl Registry {
 
     /// Decides whether connection `id` from `peer` may start its handshake. On `Ok`, the
     /// connections closed to make room (their sockets already shut down) come with the
-    /// place; the caller reports them.
+    /// place; the caller reports them. A trusted balancer's connections (`balancer`) skip
+    /// the per-address limit here: [`readdress`](Self::readdress) applies it to the client
+    /// its PROXY header names.
     pub(crate) fn admit(
         self: &Arc<Self>,
         id: u64,
         peer: SocketAddr,
         sock: &Arc<TcpStream>,
+        balancer: bool,
     ) -> Result<(Admitted, Vec<Eviction>), Refusal> {
         let limits = self.admission;
         let name = |s: Setting| self.naming.of(s);
         let mut evicted = Vec::new();
         let mut table = self.lock();
-        let from_here = table.per_address.get(&peer.ip()).copied().unwrap_or(0);
-        if from_here >= limits.max_per_address {
-            return Err(Refusal {
-                limit: Limit::MaxPerAddress,
-                reason: format!(
-                    "{} already holds {from_here} connection{}, the most one address may ({} {}); raise it if many clients share that address (a NAT, a proxy), or find out why this one holds so many",
-                    peer.ip(),
-                    if from_here == 1 { "" } else { "s" },
-                    name(Setting::MaxPerAddress),
-                    limits.max_per_address
-                ),
-            });
+        if !balancer {
+            self.check_address(&table, peer.ip(), None)?;
         }
         if table.live >= limits.max_connections {
             let victim = match limits.when_full {
@@ -215,6 +208,53 @@ impl Registry {
             },
             evicted,
         ))
+    }
+
+    /// Refuses a connection from `ip` if that address already holds the most it may.
+    fn check_address(
+        &self,
+        table: &Table,
+        ip: IpAddr,
+        balancer: Option<SocketAddr>,
+    ) -> Result<(), Refusal> {
+        let limits = self.admission;
+        let from_here = table.per_address.get(&ip).copied().unwrap_or(0);
+        if from_here < limits.max_per_address {
+            return Ok(());
+        }
+        let through = balancer
+            .map(|b| format!(" (through the balancer {b})"))
+            .unwrap_or_default();
+        Err(Refusal {
+            limit: Limit::MaxPerAddress,
+            reason: format!(
+                "{ip}{through} already holds {from_here} connection{}, the most one address may ({} {}); raise it if many clients share that address (a NAT, a proxy), or find out why this one holds so many",
+                if from_here == 1 { "" } else { "s" },
+                self.naming.of(Setting::MaxPerAddress),
+                limits.max_per_address
+            ),
+        })
+    }
+
+    /// Behind a balancer: connection `id`'s PROXY header names `client`. It counts against
+    /// the per-address limit as `client` from now on (not as the balancer), and is refused
+    /// if `client` already holds the most one address may. Its table entry goes with the
+    /// refusal (the caller drops its place).
+    pub(crate) fn readdress(&self, id: u64, client: SocketAddr) -> Result<(), Refusal> {
+        let mut table = self.lock();
+        let Some(entry) = table.entries.get(&id) else {
+            return Ok(());
+        };
+        let balancer = entry.peer;
+        if entry.evicted || balancer.ip() == client.ip() {
+            return Ok(());
+        }
+        self.check_address(&table, client.ip(), Some(balancer))?;
+        table.move_address(balancer.ip(), client.ip());
+        if let Some(entry) = table.entries.get_mut(&id) {
+            entry.peer = client;
+        }
+        Ok(())
     }
 
     /// The handshake of `id` completed: from now on it counts as open.
@@ -336,13 +376,22 @@ impl Table {
         if matches!(entry.stage, Stage::Handshaking { .. }) {
             self.handshakes -= 1;
         }
-        let ip = entry.peer.ip();
+        self.forget_address(entry.peer.ip());
+    }
+
+    fn forget_address(&mut self, ip: IpAddr) {
         if let Some(n) = self.per_address.get_mut(&ip) {
             *n -= 1;
             if *n == 0 {
                 self.per_address.remove(&ip);
             }
         }
+    }
+
+    /// One connection counted under `from` now counts under `to`.
+    fn move_address(&mut self, from: IpAddr, to: IpAddr) {
+        self.forget_address(from);
+        *self.per_address.entry(to).or_insert(0) += 1;
     }
 
     /// Closes `id` to make room and marks it; the newcomer may take its place at once
@@ -440,12 +489,19 @@ mod tests {
         let mut kept = Vec::new();
         for id in [1, 2] {
             let (client, sock, peer) = spoken(&listener, [127, 0, 0, 1]);
-            kept.push((client, registry.admit(id, peer, &sock).ok().unwrap().0));
+            kept.push((
+                client,
+                registry.admit(id, peer, &sock, false).ok().unwrap().0,
+            ));
         }
         let (_lone, lone_sock, lone_peer) = connection_from(&listener, [127, 0, 0, 2]);
-        let lone = registry.admit(3, lone_peer, &lone_sock).ok().unwrap().0;
+        let lone = registry
+            .admit(3, lone_peer, &lone_sock, false)
+            .ok()
+            .unwrap()
+            .0;
         let (_new, new_sock, new_peer) = connection_from(&listener, [127, 0, 0, 3]);
-        let (new, evicted) = registry.admit(4, new_peer, &new_sock).ok().unwrap();
+        let (new, evicted) = registry.admit(4, new_peer, &new_sock, false).ok().unwrap();
         assert_eq!(evicted.len(), 1);
         assert_eq!(evicted[0].id, 1, "{}", evicted[0].reason);
         assert!(!registry.was_evicted(3));
@@ -461,15 +517,21 @@ mod tests {
         spoke.write_all(&[22, 3, 1, 0, 200, 1]).unwrap();
         let mut one = [0u8; 1];
         spoke_sock.peek(&mut one).expect("the bytes arrive");
-        let (first, none) = registry.admit(1, spoke_peer, &spoke_sock).ok().unwrap();
+        let (first, none) = registry
+            .admit(1, spoke_peer, &spoke_sock, false)
+            .ok()
+            .unwrap();
         assert!(none.is_empty());
         // A younger one that has sent nothing.
         let (_silent, silent_sock, silent_peer) = connection(&listener);
-        let (second, none) = registry.admit(2, silent_peer, &silent_sock).ok().unwrap();
+        let (second, none) = registry
+            .admit(2, silent_peer, &silent_sock, false)
+            .ok()
+            .unwrap();
         assert!(none.is_empty());
         // A third handshake makes room: the silent one goes, not the older one.
         let (_new, new_sock, new_peer) = connection(&listener);
-        let (third, evicted) = registry.admit(3, new_peer, &new_sock).ok().unwrap();
+        let (third, evicted) = registry.admit(3, new_peer, &new_sock, false).ok().unwrap();
         assert_eq!(evicted.len(), 1);
         assert_eq!(evicted[0].id, 2, "{}", evicted[0].reason);
         assert!(evicted[0].reason.contains("had sent nothing"));
