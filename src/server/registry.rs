@@ -126,7 +126,7 @@ impl Registry {
         let mut evicted = Vec::new();
         let mut table = self.lock();
         if !balancer {
-            self.check_address(&table, peer.ip(), None)?;
+            self.check_address(&table, peer.ip(), None, false)?;
         }
         if table.live >= limits.max_connections {
             let victim = match limits.when_full {
@@ -210,15 +210,18 @@ impl Registry {
         ))
     }
 
-    /// Refuses a connection from `ip` if that address already holds the most it may.
+    /// Refuses a connection from `ip` if that address already holds the most it may
+    /// (`counted`: this connection is among what it holds).
     fn check_address(
         &self,
         table: &Table,
         ip: IpAddr,
         balancer: Option<SocketAddr>,
+        counted: bool,
     ) -> Result<(), Refusal> {
         let limits = self.admission;
-        let from_here = table.per_address.get(&ip).copied().unwrap_or(0);
+        let held = table.per_address.get(&ip).copied().unwrap_or(0);
+        let from_here = held.saturating_sub(usize::from(counted));
         if from_here < limits.max_per_address {
             return Ok(());
         }
@@ -238,19 +241,29 @@ impl Registry {
 
     /// Behind a balancer: connection `id`'s PROXY header names `client`. It counts against
     /// the per-address limit as `client` from now on (not as the balancer), and is refused
-    /// if `client` already holds the most one address may. Its table entry goes with the
-    /// refusal (the caller drops its place).
+    /// if `client` already holds the most one address may. A refused connection leaves
+    /// the table at once, under the same lock, so that nothing evicts it meanwhile (it
+    /// gets no event but `Refused`); its `Admitted` finds it gone.
     pub(crate) fn readdress(&self, id: u64, client: SocketAddr) -> Result<(), Refusal> {
         let mut table = self.lock();
         let Some(entry) = table.entries.get(&id) else {
             return Ok(());
         };
         let balancer = entry.peer;
-        if entry.evicted || balancer.ip() == client.ip() {
+        if entry.evicted {
             return Ok(());
         }
-        self.check_address(&table, client.ip(), Some(balancer))?;
-        table.move_address(balancer.ip(), client.ip());
+        // A header naming the balancer's own address: the connection is counted there.
+        let same = balancer.ip() == client.ip();
+        if let Err(refusal) = self.check_address(&table, client.ip(), Some(balancer), same) {
+            if let Some(entry) = table.entries.remove(&id) {
+                table.uncount(&entry);
+            }
+            return Err(refusal);
+        }
+        if !same {
+            table.move_address(balancer.ip(), client.ip());
+        }
         if let Some(entry) = table.entries.get_mut(&id) {
             entry.peer = client;
         }
@@ -438,12 +451,12 @@ mod tests {
     use std::io::Write;
     use std::net::TcpListener;
 
-    fn registry(max_handshakes: usize) -> Arc<Registry> {
+    fn registry(max_handshakes: usize, max_per_address: usize) -> Arc<Registry> {
         Arc::new(Registry::new(
             Admission {
                 max_connections: 16,
                 max_handshakes,
-                max_per_address: 16,
+                max_per_address,
                 when_full: WhenFull::EvictIdle,
             },
             Naming::default(),
@@ -483,7 +496,7 @@ mod tests {
     #[test]
     fn the_address_with_the_most_handshakes_makes_room() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let registry = registry(3);
+        let registry = registry(3, 16);
         // 127.0.0.1 has two handshakes under way; 127.0.0.2 one that has sent nothing yet
         // (a client between its connect and its ClientHello).
         let mut kept = Vec::new();
@@ -511,7 +524,7 @@ mod tests {
     #[test]
     fn a_client_hello_waiting_unread_is_not_silent() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let registry = registry(2);
+        let registry = registry(2, 16);
         // The oldest handshake's client has sent bytes that no thread has read yet.
         let (mut spoke, spoke_sock, spoke_peer) = connection(&listener);
         spoke.write_all(&[22, 3, 1, 0, 200, 1]).unwrap();
@@ -537,5 +550,51 @@ mod tests {
         assert!(evicted[0].reason.contains("had sent nothing"));
         assert!(!registry.was_evicted(1));
         drop((first, second, third));
+    }
+
+    #[test]
+    fn behind_a_balancer_the_client_named_counts_and_a_refusal_leaves_at_once() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let registry = registry(16, 1);
+        let client: SocketAddr = "192.0.2.7:5000".parse().unwrap();
+        // The balancer's own address holds three: its connections are let in regardless.
+        let mut held = Vec::new();
+        let admit = |id: u64, held: &mut Vec<_>| {
+            let (end, sock, peer) = connection(&listener);
+            let place = registry.admit(id, peer, &sock, true).ok().unwrap().0;
+            held.push((end, place, peer));
+            peer
+        };
+        for id in 1..=3 {
+            admit(id, &mut held);
+        }
+        assert!(registry.readdress(1, client).is_ok());
+        let refusal = registry.readdress(2, client).expect_err("over the limit");
+        assert!(
+            refusal
+                .reason
+                .starts_with("192.0.2.7 (through the balancer 127.0.0.1:"),
+            "{}",
+            refusal.reason
+        );
+        assert_eq!(registry.len(), 2, "the refused one left the table at once");
+        // A header naming the balancer's own address: counted there, with what is pending.
+        let own = held[2].2;
+        assert!(
+            registry.readdress(3, own).is_ok(),
+            "127.0.0.1 holds only this one"
+        );
+        let fourth = admit(4, &mut held);
+        assert!(
+            registry.readdress(4, fourth).is_err(),
+            "127.0.0.1 holds two"
+        );
+        drop(held);
+        let table = registry.lock();
+        assert_eq!(
+            (table.entries.len(), table.live, table.handshakes),
+            (0, 0, 0)
+        );
+        assert!(table.per_address.is_empty(), "{:?}", table.per_address);
     }
 }
