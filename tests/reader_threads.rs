@@ -2,6 +2,10 @@
 //! handshake (`tls-server-rN`), so an idle connection holds only the stack pages reading
 //! touches, not the handshake's depth (bench/README.md, `idle-*`: KiB per connection).
 //!
+//! On Linux these threads, and the handshake threads, run under `SCHED_BATCH`
+//! (`ServerOptions::batch_scheduling`): a reader woken by a client does not preempt the
+//! event loop it is about to hand a message to.
+//!
 //! One test in this file: it counts the process's threads by name, which other tests of
 //! the same process would disturb.
 
@@ -10,7 +14,10 @@ mod support;
 use std::collections::HashSet;
 
 use support::*;
-use tls_server::Event;
+use tls_server::{Event, ServerOptions};
+
+/// `SCHED_BATCH` in Linux's `sched.h`; 0 is the normal policy, `SCHED_OTHER`.
+const SCHED_BATCH: u32 = 3;
 
 /// The names of this process's threads that start with `prefix`, by thread id.
 fn threads_named(prefix: &str) -> HashSet<String> {
@@ -25,9 +32,30 @@ fn threads_named(prefix: &str) -> HashSet<String> {
         .collect()
 }
 
-#[test]
-fn open_connections_are_read_on_threads_that_never_handshake() {
-    let (_server, events, addr) = start(options());
+/// Nice value (field 19) and scheduling policy (field 41) of the thread whose
+/// `/proc/self/task/TID` is `task`, counting the fields of its `stat` from the `)` that
+/// ends the thread's name.
+fn nice_and_policy(task: &str) -> (i64, u32) {
+    let stat = std::fs::read_to_string(format!("{task}/stat")).expect("stat");
+    let fields: Vec<&str> = stat[stat.rfind(')').expect("(name)") + 1..]
+        .split_whitespace()
+        .collect();
+    (
+        fields[19 - 3].parse().expect("nice"),
+        fields[41 - 3].parse().expect("policy"),
+    )
+}
+
+/// Opens four connections and checks that each is read on its own thread that never ran
+/// a handshake; `expected` is each such thread's (nice, policy), checked while the
+/// server runs. Threads in `old` (another server's) are not counted. Returns the ids of
+/// the reader and handshake threads.
+fn four_connections(
+    options: ServerOptions,
+    old: &HashSet<String>,
+    expected: (i64, u32),
+) -> HashSet<String> {
+    let (_server, events, addr) = start(options);
     let mut clients = Vec::new();
     for n in 0..4u8 {
         let mut client = connect(addr);
@@ -40,12 +68,37 @@ fn open_connections_are_read_on_threads_that_never_handshake() {
     }
     // Four connections open and idle: each has its own reader, and none of the threads
     // that ran their handshakes is one of them.
-    let readers = threads_named("tls-server-r");
-    let handshakers = threads_named("tls-server-c");
+    let readers: HashSet<_> = threads_named("tls-server-r")
+        .difference(old)
+        .cloned()
+        .collect();
+    let handshakers: HashSet<_> = threads_named("tls-server-c")
+        .difference(old)
+        .cloned()
+        .collect();
     assert_eq!(readers.len(), 4, "one reader thread per open connection");
     assert!(
         !handshakers.is_empty(),
         "handshakes ran on tls-server-cN threads"
     );
+    for tid in readers.union(&handshakers) {
+        let found = nice_and_policy(&format!("/proc/self/task/{tid}"));
+        assert_eq!(found, expected, "thread {tid}: (nice, policy)");
+    }
     drop(clients);
+    readers.union(&handshakers).cloned().collect()
+}
+
+#[test]
+fn open_connections_are_read_on_threads_that_never_handshake() {
+    let nice = nice_and_policy("/proc/thread-self").0;
+    // A niced process keeps the normal policy (src/server/sched.rs).
+    let batch = if nice == 0 {
+        (0, SCHED_BATCH)
+    } else {
+        (nice, 0)
+    };
+    let first = four_connections(options(), &HashSet::new(), batch);
+    // Turned off, the connection threads keep the normal policy.
+    four_connections(options().batch_scheduling(false), &first, (nice, 0));
 }

@@ -519,3 +519,50 @@ fn the_startup_check_names_check_ca_and_it_silences_the_unknown_issuer() {
     let stderr = checked.stderr.text();
     assert!(!stderr.contains("chain-complete"), "{stderr}");
 }
+
+// ---------------------------------------------------------------------------------------
+// Scheduling
+
+/// The (nice, policy) of each of process `pid`'s threads whose name starts with `prefix`
+/// (fields 19 and 41 of `/proc/PID/task/TID/stat`, counted from the `)` after the name).
+fn threads_scheduling(pid: u32, prefix: &str) -> Vec<(i64, u32)> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("/proc/PID/task");
+    tasks
+        .flatten()
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.starts_with(prefix))
+        })
+        .filter_map(|t| std::fs::read_to_string(t.path().join("stat")).ok())
+        .map(|stat| {
+            let f: Vec<&str> = stat[stat.rfind(')').expect("(name)") + 1..]
+                .split_whitespace()
+                .collect();
+            (f[16].parse().expect("nice"), f[38].parse().expect("policy"))
+        })
+        .collect()
+}
+
+#[test]
+fn connection_threads_run_under_sched_batch_unless_told_not_to() {
+    let ours = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    let nice: i64 = ours[ours.rfind(')').unwrap() + 1..]
+        .split_whitespace()
+        .nth(16)
+        .and_then(|n| n.parse().ok())
+        .expect("nice");
+    // 3 is SCHED_BATCH, 0 the normal policy; a niced process keeps the normal one.
+    let batch = if nice == 0 { 3 } else { 0 };
+    for (args, policy) in [(&[][..], batch), (&["--no-batch-scheduling"][..], 0)] {
+        let (server, addr) = start_server(args);
+        let mut client = support::connect(addr);
+        assert_eq!(support::echo_roundtrip(&mut client, b"ping"), b"ping");
+        // The handshake thread and the reader of the open connection.
+        for prefix in ["tls-server-c", "tls-server-r"] {
+            let found = threads_scheduling(server.pid(), prefix);
+            assert!(!found.is_empty(), "{args:?}: no {prefix}N thread");
+            for t in found {
+                assert_eq!(t, (nice, policy), "{args:?}: a {prefix}N thread");
+            }
+        }
+    }
+}

@@ -17,6 +17,7 @@ mod proxy;
 mod reader;
 mod registry;
 mod reload;
+pub(crate) mod sched;
 mod shared;
 mod shutdown;
 
@@ -269,6 +270,7 @@ impl Server {
                 options.max_connections,
                 options.thread_stack_size,
                 pool::IDLE_THREAD_LIFETIME,
+                options.batch_scheduling,
             )
         };
         let pools = (new_pool("tls-server-c"), new_pool("tls-server-r"));

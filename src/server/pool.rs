@@ -19,6 +19,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::event::Limit;
+use crate::server::sched;
 
 /// How long `submit` waits for a slot: an evicted connection's thread frees its slot as
 /// soon as its blocked read returns, which is at once.
@@ -119,6 +120,8 @@ pub(crate) struct Pool {
     max: usize,
     stack_size: usize,
     idle_lifetime: Duration,
+    /// Threads put themselves under `SCHED_BATCH` as they start (`sched.rs`).
+    batch: bool,
     state: Mutex<PoolState>,
     /// Signalled whenever a job finishes or a thread ends.
     done: Condvar,
@@ -142,12 +145,14 @@ impl Pool {
         max: usize,
         stack_size: usize,
         idle_lifetime: Duration,
+        batch: bool,
     ) -> Pool {
         Pool {
             name,
             max,
             stack_size,
             idle_lifetime,
+            batch,
             state: Mutex::new(PoolState {
                 idle: Vec::new(),
                 active: 0,
@@ -207,6 +212,9 @@ impl Pool {
             .name(format!("{}{id}", self.name))
             .stack_size(self.stack_size)
             .spawn(move || {
+                if pool.batch {
+                    sched::batch_this_thread();
+                }
                 let job = theirs.lock().unwrap_or_else(|e| e.into_inner()).take();
                 drop(theirs);
                 if let Some(job) = job {
@@ -357,7 +365,13 @@ mod tests {
 
     #[test]
     fn idle_threads_end_after_their_lifetime() {
-        let pool = Arc::new(Pool::new("t", 16, 64 * 1024, Duration::from_millis(100)));
+        let pool = Arc::new(Pool::new(
+            "t",
+            16,
+            64 * 1024,
+            Duration::from_millis(100),
+            false,
+        ));
         burst(&pool, 8);
         assert_eq!(pool.threads(), 8, "a burst of 8 needs 8 threads");
         assert_eq!(wait_threads(&pool, 0), 0, "idle threads should have ended");
@@ -369,7 +383,13 @@ mod tests {
 
     #[test]
     fn threads_are_reused_within_their_lifetime() {
-        let pool = Arc::new(Pool::new("t", 16, 64 * 1024, Duration::from_secs(60)));
+        let pool = Arc::new(Pool::new(
+            "t",
+            16,
+            64 * 1024,
+            Duration::from_secs(60),
+            false,
+        ));
         burst(&pool, 4);
         burst(&pool, 4);
         burst(&pool, 2);
@@ -381,7 +401,7 @@ mod tests {
     #[test]
     fn a_steady_load_keeps_its_threads_and_the_rest_end() {
         let lifetime = Duration::from_millis(200);
-        let pool = Arc::new(Pool::new("t", 16, 64 * 1024, lifetime));
+        let pool = Arc::new(Pool::new("t", 16, 64 * 1024, lifetime, false));
         burst(&pool, 8);
         assert_eq!(pool.threads(), 8);
         // One job at a time, for several lifetimes: the most recently idle thread takes
@@ -402,7 +422,7 @@ mod tests {
 
     #[test]
     fn closing_ends_idle_and_busy_threads() {
-        let pool = Arc::new(Pool::new("t", 4, 64 * 1024, Duration::from_secs(60)));
+        let pool = Arc::new(Pool::new("t", 4, 64 * 1024, Duration::from_secs(60), false));
         burst(&pool, 2);
         let (release, wait) = crossbeam_channel::bounded::<()>(0);
         assert!(pool
@@ -428,7 +448,13 @@ mod tests {
     fn a_job_submitted_as_threads_retire_still_runs() {
         // Lifetimes so short that threads retire while jobs arrive, with gaps around the
         // lifetime between jobs: every job must run.
-        let pool = Arc::new(Pool::new("t", 4, 64 * 1024, Duration::from_micros(50)));
+        let pool = Arc::new(Pool::new(
+            "t",
+            4,
+            64 * 1024,
+            Duration::from_micros(50),
+            false,
+        ));
         let (tx, rx) = crossbeam_channel::unbounded();
         for i in 0..2000 {
             let gap = Instant::now() + Duration::from_micros(10 * (i % 11) as u64);

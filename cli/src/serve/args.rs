@@ -72,6 +72,8 @@ SERVE OPTIONS (defaults in brackets):
     --when-full POLICY        a new connection on a full server: evict-idle (close the
                               longest-idle connection) or refuse [evict-idle]
     --grace TIME              on Ctrl-C or SIGTERM, time for connections to close [5s]
+    --no-batch-scheduling     connection threads keep Linux's normal policy rather than
+                              SCHED_BATCH (woken, they then preempt the event loop)
     --provider NAME           crypto provider: aws-lc-rs or ring [aws-lc-rs if built in]
     --trace                   log each handshake step by step (and a \"trace\" JSON event)
     --no-check                start even if `tls-server check` finds errors in --cert/--key
@@ -273,6 +275,7 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Command, Box<dyn std:
             Long("ticket-keys") => options = options.ticket_keys_file(parser.value()?),
             Long("keylog") => keylog = Some(parser.value()?.into()),
             Long("trace") => options = options.trace(true),
+            Long("no-batch-scheduling") => options = options.batch_scheduling(false),
             Long("crl") => options = options.crl_file(parser.value()?),
             Long("handshake-timeout") => {
                 options = options.handshake_timeout(duration(&parser.value()?.string()?)?)
