@@ -1,5 +1,6 @@
 //! Where the server listens: sockets made by the caller (`Server::from_listener`), several
-//! addresses at once (`ServerOptions::also_bind`), and stopping after a number of
+//! addresses at once (`ServerOptions::also_bind`; an IPv4 client is one address on all of
+//! them), and stopping after a number of
 //! connections (`ServerOptions::exit_after`).
 
 mod support;
@@ -72,6 +73,35 @@ fn listens_on_every_address_given() {
     }
     // Dropping the server must stop both accept threads (each woken by its own address).
     drop(server);
+}
+
+/// An IPv4 client is one address whether it reaches an IPv4 listener (127.0.0.1) or a
+/// dual-stack one (`::ffff:127.0.0.1`): the per-address limit counts both together.
+#[test]
+fn an_ipv4_client_on_a_dual_stack_listener_is_the_same_address() {
+    let server = Server::bind(
+        options()
+            .bind("127.0.0.1:0")
+            .also_bind("[::ffff:127.0.0.1]:0")
+            .max_connections_per_address(1),
+    )
+    .unwrap();
+    let events = server.events();
+    let addrs = listening(&events, 2);
+    let (mut first, id) = connect_secure(&events, addrs[0]);
+    echo(&events, &mut first, id, b"over IPv4");
+    let second = TcpStream::connect(addrs[1]).unwrap();
+    let me = second.local_addr().unwrap();
+    assert!(me.is_ipv6(), "{me}");
+    let reason = wait_for(&events, "refused", |e| match e {
+        Event::Refused { peer, reason, .. } if *peer == me => Some(reason.clone()),
+        _ => None,
+    });
+    assert!(
+        reason.starts_with("127.0.0.1 already holds 1 connection,"),
+        "{reason}"
+    );
+    drop(first);
 }
 
 #[test]

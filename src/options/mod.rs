@@ -213,7 +213,8 @@ impl ServerOptions {
     /// cannot take every connection. Defaults to three quarters of
     /// [`max_connections`](Self::max_connections): a quarter always stays for other
     /// addresses, and test suites and benchmarks running on one loopback address keep most
-    /// of the server.
+    /// of the server. An IPv4 client reaching a dual-stack listener (`::ffff:a.b.c.d`) is
+    /// counted as `a.b.c.d`, as on an IPv4 listener or named by a PROXY header.
     pub fn max_connections_per_address(mut self, n: usize) -> Self {
         self.max_per_address = Some(n);
         self
@@ -351,10 +352,11 @@ impl ServerOptions {
     /// waits for an idle core, or for the running thread's time slice to end, instead of
     /// preempting it. What it would preempt is most often the event-loop thread, which
     /// the woken reader is about to hand one more message to; with 100 busy connections
-    /// on two cores this gives 10–30% more echo round trips per second, full handshakes
-    /// at a sixth less CPU each (bench/README.md). Each thread keeps its share of the CPU
-    /// (its nice value), no privilege is needed, and on an idle machine nothing changes.
-    /// A process started with a nice value other than 0 keeps the normal policy.
+    /// on two cores this gives about a fifth more echo round trips per second, and full
+    /// handshakes at a sixth less CPU each (README, Performance). Each thread keeps its
+    /// share of the CPU (its nice value), no privilege is needed, and on an idle machine
+    /// nothing changes. A process started with a nice value other than 0 keeps the normal
+    /// policy.
     ///
     /// Defaults to `true`. Does nothing elsewhere than Linux, or without the
     /// `batch-scheduling` feature (on by default).

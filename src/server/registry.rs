@@ -126,7 +126,7 @@ impl Registry {
         let mut evicted = Vec::new();
         let mut table = self.lock();
         if !balancer {
-            self.check_address(&table, peer.ip(), None, false)?;
+            self.check_address(&table, address(&peer), None, false)?;
         }
         if table.live >= limits.max_connections {
             let victim = match limits.when_full {
@@ -198,7 +198,7 @@ impl Registry {
         );
         table.live += 1;
         table.handshakes += 1;
-        *table.per_address.entry(peer.ip()).or_insert(0) += 1;
+        *table.per_address.entry(address(&peer)).or_insert(0) += 1;
         drop(table);
         Ok((
             Admitted {
@@ -254,15 +254,15 @@ impl Registry {
             return Ok(());
         }
         // A header naming the balancer's own address: the connection is counted there.
-        let same = balancer.ip() == client.ip();
-        if let Err(refusal) = self.check_address(&table, client.ip(), Some(balancer), same) {
+        let same = address(&balancer) == address(&client);
+        if let Err(refusal) = self.check_address(&table, address(&client), Some(balancer), same) {
             if let Some(entry) = table.entries.remove(&id) {
                 table.uncount(&entry);
             }
             return Err(refusal);
         }
         if !same {
-            table.move_address(balancer.ip(), client.ip());
+            table.move_address(address(&balancer), address(&client));
         }
         if let Some(entry) = table.entries.get_mut(&id) {
             entry.peer = client;
@@ -339,8 +339,9 @@ impl Table {
             .filter(|(_, e)| !e.evicted)
             .filter_map(|(id, e)| match &e.stage {
                 Stage::Open(conn) => {
-                    let held = self.per_address.get(&e.peer.ip()).copied().unwrap_or(0);
-                    conn.upgrade().map(|c| (*id, held, c.idle_for()))
+                    let held = self.per_address.get(&address(&e.peer)).copied();
+                    conn.upgrade()
+                        .map(|c| (*id, held.unwrap_or(0), c.idle_for()))
                 }
                 Stage::Handshaking { .. } => None,
             })
@@ -358,8 +359,8 @@ impl Table {
         let mut candidates = Vec::new();
         for (id, e) in self.entries.iter().filter(|(_, e)| !e.evicted) {
             if let Stage::Handshaking { sock, heard } = &e.stage {
-                *per_address.entry(e.peer.ip()).or_insert(0) += 1;
-                candidates.push((*id, e.peer.ip(), e.accepted, heard, sock));
+                *per_address.entry(address(&e.peer)).or_insert(0) += 1;
+                candidates.push((*id, address(&e.peer), e.accepted, heard, sock));
             }
         }
         // Heaviest address first (ties: the one whose handshake is oldest), oldest first.
@@ -389,7 +390,7 @@ impl Table {
         if matches!(entry.stage, Stage::Handshaking { .. }) {
             self.handshakes -= 1;
         }
-        self.forget_address(entry.peer.ip());
+        self.forget_address(address(&entry.peer));
     }
 
     fn forget_address(&mut self, ip: IpAddr) {
@@ -436,6 +437,11 @@ impl Table {
     }
 }
 
+/// Where `peer` counts: `::ffff:a.b.c.d` (IPv4 on a dual-stack listener) is `a.b.c.d`.
+fn address(peer: &SocketAddr) -> IpAddr {
+    peer.ip().to_canonical()
+}
+
 /// Whether bytes from the client wait in `sock`'s receive buffer (a peek that never
 /// waits). A client that has closed counts as silent.
 fn has_bytes(sock: &TcpStream) -> bool {
@@ -464,10 +470,6 @@ mod tests {
     }
 
     /// A loopback connection: the client's end, and the server's as the registry holds it.
-    fn connection(listener: &TcpListener) -> (TcpStream, Arc<TcpStream>, SocketAddr) {
-        connection_from(listener, [127, 0, 0, 1])
-    }
-
     fn connection_from(
         listener: &TcpListener,
         from: [u8; 4],
@@ -526,24 +528,21 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let registry = registry(2, 16);
         // The oldest handshake's client has sent bytes that no thread has read yet.
-        let (mut spoke, spoke_sock, spoke_peer) = connection(&listener);
-        spoke.write_all(&[22, 3, 1, 0, 200, 1]).unwrap();
-        let mut one = [0u8; 1];
-        spoke_sock.peek(&mut one).expect("the bytes arrive");
+        let (_spoke, spoke_sock, spoke_peer) = spoken(&listener, [127, 0, 0, 1]);
         let (first, none) = registry
             .admit(1, spoke_peer, &spoke_sock, false)
             .ok()
             .unwrap();
         assert!(none.is_empty());
         // A younger one that has sent nothing.
-        let (_silent, silent_sock, silent_peer) = connection(&listener);
+        let (_silent, silent_sock, silent_peer) = connection_from(&listener, [127, 0, 0, 1]);
         let (second, none) = registry
             .admit(2, silent_peer, &silent_sock, false)
             .ok()
             .unwrap();
         assert!(none.is_empty());
         // A third handshake makes room: the silent one goes, not the older one.
-        let (_new, new_sock, new_peer) = connection(&listener);
+        let (_new, new_sock, new_peer) = connection_from(&listener, [127, 0, 0, 1]);
         let (third, evicted) = registry.admit(3, new_peer, &new_sock, false).ok().unwrap();
         assert_eq!(evicted.len(), 1);
         assert_eq!(evicted[0].id, 2, "{}", evicted[0].reason);
@@ -560,7 +559,7 @@ mod tests {
         // The balancer's own address holds three: its connections are let in regardless.
         let mut held = Vec::new();
         let admit = |id: u64, held: &mut Vec<_>| {
-            let (end, sock, peer) = connection(&listener);
+            let (end, sock, peer) = connection_from(&listener, [127, 0, 0, 1]);
             let place = registry.admit(id, peer, &sock, true).ok().unwrap().0;
             held.push((end, place, peer));
             peer
@@ -569,7 +568,8 @@ mod tests {
             admit(id, &mut held);
         }
         assert!(registry.readdress(1, client).is_ok());
-        let refusal = registry.readdress(2, client).expect_err("over the limit");
+        let mapped = "[::ffff:192.0.2.7]:5001".parse().unwrap(); // the same client
+        let refusal = registry.readdress(2, mapped).expect_err("over the limit");
         assert!(
             refusal
                 .reason
