@@ -533,26 +533,23 @@ fn threads_scheduling(pid: u32, prefix: &str) -> Vec<(i64, u32)> {
             std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.starts_with(prefix))
         })
         .filter_map(|t| std::fs::read_to_string(t.path().join("stat")).ok())
-        .map(|stat| {
-            let f: Vec<&str> = stat[stat.rfind(')').expect("(name)") + 1..]
-                .split_whitespace()
-                .collect();
-            (f[16].parse().expect("nice"), f[38].parse().expect("policy"))
-        })
+        .map(|stat| nice_and_policy(&stat))
         .collect()
+}
+
+fn nice_and_policy(stat: &str) -> (i64, u32) {
+    let f: Vec<&str> = stat[stat.rfind(')').expect("(name)") + 1..]
+        .split_whitespace()
+        .collect();
+    (f[16].parse().expect("nice"), f[38].parse().expect("policy"))
 }
 
 #[test]
 fn connection_threads_run_under_sched_batch_unless_told_not_to() {
-    let ours = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
-    let nice: i64 = ours[ours.rfind(')').unwrap() + 1..]
-        .split_whitespace()
-        .nth(16)
-        .and_then(|n| n.parse().ok())
-        .expect("nice");
-    // 3 is SCHED_BATCH, 0 the normal policy; a niced process keeps the normal one.
-    let batch = if nice == 0 { 3 } else { 0 };
-    for (args, policy) in [(&[][..], batch), (&["--no-batch-scheduling"][..], 0)] {
+    let ours = nice_and_policy(&std::fs::read_to_string("/proc/thread-self/stat").unwrap());
+    // 3 is SCHED_BATCH; a process started under `nice` or `chrt` keeps its policy.
+    let batch = if ours == (0, 0) { (0, 3) } else { ours };
+    for (args, expected) in [(&[][..], batch), (&["--no-batch-scheduling"][..], ours)] {
         let (server, addr) = start_server(args);
         let mut client = support::connect(addr);
         assert_eq!(support::echo_roundtrip(&mut client, b"ping"), b"ping");
@@ -561,7 +558,7 @@ fn connection_threads_run_under_sched_batch_unless_told_not_to() {
             let found = threads_scheduling(server.pid(), prefix);
             assert!(!found.is_empty(), "{args:?}: no {prefix}N thread");
             for t in found {
-                assert_eq!(t, (nice, policy), "{args:?}: a {prefix}N thread");
+                assert_eq!(t, expected, "{args:?}: a {prefix}N thread");
             }
         }
     }

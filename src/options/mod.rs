@@ -353,10 +353,11 @@ impl ServerOptions {
     /// preempting it. What it would preempt is most often the event-loop thread, which
     /// the woken reader is about to hand one more message to; with 100 busy connections
     /// on two cores this gives about a fifth more echo round trips per second, and full
-    /// handshakes at a sixth less CPU each (README, Performance). Each thread keeps its
-    /// share of the CPU (its nice value), no privilege is needed, and on an idle machine
-    /// nothing changes. A process started with a nice value other than 0 keeps the normal
-    /// policy.
+    /// handshakes at 15% less CPU each (README, Performance). Each thread keeps its share
+    /// of the CPU (its nice value), no privilege is needed, and on an idle machine nothing
+    /// changes. A process started under another policy (`chrt`) or nice value (`nice`)
+    /// keeps its own. Threads and processes a connection thread starts inherit the
+    /// policy: in the stream style, those your closure starts.
     ///
     /// Defaults to `true`. Does nothing elsewhere than Linux, or without the
     /// `batch-scheduling` feature (on by default).

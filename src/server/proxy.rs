@@ -53,7 +53,17 @@ impl Network {
             .ok()?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = prefix.unwrap_or(max);
-        (prefix <= max).then_some(Network { addr, prefix })
+        if prefix > max {
+            return None;
+        }
+        // ::ffff:a.b.c.d/N is a.b.c.d/(N - 96), as the peers it is matched with are.
+        match addr.to_canonical() {
+            IpAddr::V4(v4) if addr.is_ipv6() && prefix >= 96 => Some(Network {
+                addr: IpAddr::V4(v4),
+                prefix: prefix - 96,
+            }),
+            _ => Some(Network { addr, prefix }),
+        }
     }
 
     fn contains(&self, ip: IpAddr) -> bool {
@@ -319,6 +329,9 @@ mod tests {
             net("127.0.0.1").contains(ip("::ffff:127.0.0.1")),
             "dual stack"
         );
+        assert!(net("::ffff:10.0.0.1").contains(ip("10.0.0.1")), "mapped");
+        assert!(net("::ffff:10.0.0.0/104").contains(ip("::ffff:10.9.9.9")));
+        assert!(!net("::ffff:10.0.0.0/104").contains(ip("11.0.0.1")));
         assert!(net("fd00::/8").contains(ip("fd12::1")));
         assert!(!net("fd00::/8").contains(ip("fe80::1")));
         assert!(net("0.0.0.0/0").contains(ip("192.0.2.1")));

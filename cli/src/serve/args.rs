@@ -72,8 +72,9 @@ SERVE OPTIONS (defaults in brackets):
     --when-full POLICY        a new connection on a full server: evict-idle (close the
                               longest-idle connection) or refuse [evict-idle]
     --grace TIME              on Ctrl-C or SIGTERM, time for connections to close [5s]
-    --no-batch-scheduling     connection threads keep Linux's normal policy rather than
-                              SCHED_BATCH (woken, they then preempt the event loop)
+    --no-batch-scheduling     connection threads keep the process's scheduling policy
+                              rather than Linux's SCHED_BATCH (woken, they then
+                              preempt the event loop)
     --provider NAME           crypto provider: aws-lc-rs or ring [aws-lc-rs if built in]
     --trace                   log each handshake step by step (and a \"trace\" JSON event)
     --no-check                start even if `tls-server check` finds errors in --cert/--key
