@@ -52,6 +52,10 @@ fn tls_server_with(options: ServerOptions) -> (Server, std::thread::JoinHandle<(
 }
 
 fn naive_server() -> SocketAddr {
+    naive_server_with(naive::serve)
+}
+
+fn naive_server_with(serve: fn(TcpListener, Arc<rustls::ServerConfig>)) -> SocketAddr {
     let certs = root().join("certs");
     let config = naive::config(
         certs.join("server.crt").to_str().unwrap(),
@@ -61,7 +65,7 @@ fn naive_server() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     // Runs until the test process exits.
-    std::thread::spawn(move || naive::serve(listener, Arc::new(config)));
+    std::thread::spawn(move || serve(listener, Arc::new(config)));
     addr
 }
 
@@ -116,6 +120,12 @@ fn scenarios_against_tls_server() {
 #[test]
 fn scenarios_against_the_naive_server() {
     every_scenario(naive_server());
+}
+
+/// `bench-naive-server --hop`: tls-server's shape in a few lines (bench/README.md).
+#[test]
+fn scenarios_against_the_naive_server_with_a_hop() {
+    every_scenario(naive_server_with(naive::serve_with_hop));
 }
 
 #[test]

@@ -71,7 +71,7 @@ mod linux {
             match self {
             Why::Chosen { nice, policy } => write!(
                 f,
-                "the process was started with policy {policy} at nice {nice} (0 at 0 is the normal one)"
+                "the process was started under policy {policy} at nice {nice}, not the normal policy (0) at nice 0"
             ),
             Why::NoProc => f.write_str("/proc/thread-self/stat cannot be read"),
             Why::Failed(e) => write!(f, "setting SCHED_BATCH failed: {e:?}"),
