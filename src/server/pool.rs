@@ -333,6 +333,11 @@ fn run(job: Job, slot: Slot) {
 mod tests {
     use super::*;
 
+    /// A pool of `max` threads of 64 KiB that end after `lifetime` idle.
+    fn test_pool(max: usize, lifetime: Duration) -> Arc<Pool> {
+        Arc::new(Pool::new("t", max, 64 * 1024, lifetime, false))
+    }
+
     /// Waits until `pool` has `n` threads, or a generous deadline passes; returns the count.
     fn wait_threads(pool: &Pool, n: usize) -> usize {
         let until = Instant::now() + Duration::from_secs(10);
@@ -365,13 +370,7 @@ mod tests {
 
     #[test]
     fn idle_threads_end_after_their_lifetime() {
-        let pool = Arc::new(Pool::new(
-            "t",
-            16,
-            64 * 1024,
-            Duration::from_millis(100),
-            false,
-        ));
+        let pool = test_pool(16, Duration::from_millis(100));
         burst(&pool, 8);
         assert_eq!(pool.threads(), 8, "a burst of 8 needs 8 threads");
         assert_eq!(wait_threads(&pool, 0), 0, "idle threads should have ended");
@@ -383,13 +382,7 @@ mod tests {
 
     #[test]
     fn threads_are_reused_within_their_lifetime() {
-        let pool = Arc::new(Pool::new(
-            "t",
-            16,
-            64 * 1024,
-            Duration::from_secs(60),
-            false,
-        ));
+        let pool = test_pool(16, Duration::from_secs(60));
         burst(&pool, 4);
         burst(&pool, 4);
         burst(&pool, 2);
@@ -401,7 +394,7 @@ mod tests {
     #[test]
     fn a_steady_load_keeps_its_threads_and_the_rest_end() {
         let lifetime = Duration::from_millis(200);
-        let pool = Arc::new(Pool::new("t", 16, 64 * 1024, lifetime, false));
+        let pool = test_pool(16, lifetime);
         burst(&pool, 8);
         assert_eq!(pool.threads(), 8);
         // One job at a time, for several lifetimes: the most recently idle thread takes
@@ -422,7 +415,7 @@ mod tests {
 
     #[test]
     fn closing_ends_idle_and_busy_threads() {
-        let pool = Arc::new(Pool::new("t", 4, 64 * 1024, Duration::from_secs(60), false));
+        let pool = test_pool(4, Duration::from_secs(60));
         burst(&pool, 2);
         let (release, wait) = crossbeam_channel::bounded::<()>(0);
         assert!(pool
@@ -448,13 +441,7 @@ mod tests {
     fn a_job_submitted_as_threads_retire_still_runs() {
         // Lifetimes so short that threads retire while jobs arrive, with gaps around the
         // lifetime between jobs: every job must run.
-        let pool = Arc::new(Pool::new(
-            "t",
-            4,
-            64 * 1024,
-            Duration::from_micros(50),
-            false,
-        ));
+        let pool = test_pool(4, Duration::from_micros(50));
         let (tx, rx) = crossbeam_channel::unbounded();
         for i in 0..2000 {
             let gap = Instant::now() + Duration::from_micros(10 * (i % 11) as u64);
