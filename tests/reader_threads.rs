@@ -32,18 +32,9 @@ fn threads_named(prefix: &str) -> HashSet<String> {
         .collect()
 }
 
-/// Nice value (field 19) and scheduling policy (field 41) of the thread whose
-/// `/proc/self/task/TID` is `task`, counting the fields of its `stat` from the `)` that
-/// ends the thread's name.
-fn nice_and_policy(task: &str) -> (i64, u32) {
-    let stat = std::fs::read_to_string(format!("{task}/stat")).expect("stat");
-    let fields: Vec<&str> = stat[stat.rfind(')').expect("(name)") + 1..]
-        .split_whitespace()
-        .collect();
-    (
-        fields[19 - 3].parse().expect("nice"),
-        fields[41 - 3].parse().expect("policy"),
-    )
+/// The (nice, policy) of the thread whose `/proc/self/task/TID` is `task`.
+fn scheduling(task: &str) -> (i64, u32) {
+    nice_and_policy(&std::fs::read_to_string(format!("{task}/stat")).expect("stat"))
 }
 
 /// Opens four connections and checks that each is read on its own thread that never ran
@@ -82,7 +73,7 @@ fn four_connections(
         "handshakes ran on tls-server-cN threads"
     );
     for tid in readers.union(&handshakers) {
-        let found = nice_and_policy(&format!("/proc/self/task/{tid}"));
+        let found = scheduling(&format!("/proc/self/task/{tid}"));
         assert_eq!(found, expected, "thread {tid}: (nice, policy)");
     }
     drop(clients);
@@ -91,7 +82,7 @@ fn four_connections(
 
 #[test]
 fn open_connections_are_read_on_threads_that_never_handshake() {
-    let ours = nice_and_policy("/proc/thread-self");
+    let ours = scheduling("/proc/thread-self");
     // A process started under `nice` or `chrt` keeps its policy (src/server/sched.rs),
     // and so does a build without the feature.
     let built = cfg!(all(target_os = "linux", feature = "batch-scheduling"));

@@ -523,8 +523,7 @@ fn the_startup_check_names_check_ca_and_it_silences_the_unknown_issuer() {
 // ---------------------------------------------------------------------------------------
 // Scheduling
 
-/// The (nice, policy) of each of process `pid`'s threads whose name starts with `prefix`
-/// (fields 19 and 41 of `/proc/PID/task/TID/stat`, counted from the `)` after the name).
+/// The (nice, policy) of each of process `pid`'s threads whose name starts with `prefix`.
 fn threads_scheduling(pid: u32, prefix: &str) -> Vec<(i64, u32)> {
     let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("/proc/PID/task");
     tasks
@@ -533,20 +532,14 @@ fn threads_scheduling(pid: u32, prefix: &str) -> Vec<(i64, u32)> {
             std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.starts_with(prefix))
         })
         .filter_map(|t| std::fs::read_to_string(t.path().join("stat")).ok())
-        .map(|stat| nice_and_policy(&stat))
+        .map(|stat| support::nice_and_policy(&stat))
         .collect()
-}
-
-fn nice_and_policy(stat: &str) -> (i64, u32) {
-    let f: Vec<&str> = stat[stat.rfind(')').expect("(name)") + 1..]
-        .split_whitespace()
-        .collect();
-    (f[16].parse().expect("nice"), f[38].parse().expect("policy"))
 }
 
 #[test]
 fn connection_threads_run_under_sched_batch_unless_told_not_to() {
-    let ours = nice_and_policy(&std::fs::read_to_string("/proc/thread-self/stat").unwrap());
+    let ours =
+        support::nice_and_policy(&std::fs::read_to_string("/proc/thread-self/stat").unwrap());
     // 3 is SCHED_BATCH; a process started under `nice` or `chrt` keeps its policy.
     let batch = if ours == (0, 0) { (0, 3) } else { ours };
     for (args, expected) in [(&[][..], batch), (&["--no-batch-scheduling"][..], ours)] {

@@ -378,3 +378,15 @@ pub fn serve_echo_streams(options: ServerOptions) -> (Server, Events, SocketAddr
     let addr = server.local_addr();
     (server, events, addr)
 }
+
+/// Nice value (field 19) and scheduling policy (field 41) of a thread, from its
+/// `/proc/…/stat` line; fields are counted from the `)` that ends the thread's name.
+pub fn nice_and_policy(stat: &str) -> (i64, u32) {
+    let fields: Vec<&str> = stat[stat.rfind(')').expect("(name)") + 1..]
+        .split_whitespace()
+        .collect();
+    (
+        fields[19 - 3].parse().expect("nice"),
+        fields[41 - 3].parse().expect("policy"),
+    )
+}
